@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from .access import get_access, memberships_for_user
+
+
+def tenant(request: HttpRequest) -> dict[str, object]:
+    """The active municipality and role for the page header and menu."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    return {
+        "access": get_access(request),
+        "memberships": memberships_for_user(request.user),
+    }

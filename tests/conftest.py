@@ -1,0 +1,103 @@
+"""Shared fixtures: personas of two municipalities, and the rule that CI never skips.
+
+Personas (style.md): admin, merkantil and superbruker of kommune A (9999 Demo kommune), and
+merkantil of kommune B (9998 Nabokommune). Tests that need PostgreSQL, Redis or Chromium call
+`require_service(...)`; without the service they skip, and with REQUIRE_ALL_SERVICES=1 (set by CI)
+that skip becomes a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from invoices.models import Municipality, Role
+from tests import factories
+
+REQUIRE_ALL = os.environ.get("REQUIRE_ALL_SERVICES", "") in {"1", "true", "yes"}
+
+
+def require_service(name: str, available: bool, why: str = "") -> None:
+    if available:
+        return
+    message = f"needs {name}{': ' + why if why else ''}"
+    if REQUIRE_ALL:
+        pytest.fail(f"{message} (REQUIRE_ALL_SERVICES=1 forbids skipping)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped while REQUIRE_ALL_SERVICES=1: {report.longrepr}"
+
+
+@pytest.fixture
+def requires_postgres(db: None) -> None:
+    require_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL")
+
+
+@pytest.fixture
+def requires_redis() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    ok = False
+    if url:
+        import redis
+
+        try:
+            ok = bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+        except redis.RedisError:
+            ok = False
+    require_service("Redis", ok, "set REDIS_URL to a running server")
+    return url
+
+
+@pytest.fixture
+def kommune_a(db: None) -> Municipality:
+    m = factories.municipality("9999", "Demo kommune", org_number="988077917")
+    factories.dimensions(m)
+    return m
+
+
+@pytest.fixture
+def kommune_b(db: None) -> Municipality:
+    m = factories.municipality("9998", "Nabokommune")
+    factories.dimensions(m)
+    return m
+
+
+@pytest.fixture
+def admin_a(kommune_a: Municipality):  # type: ignore[no-untyped-def]
+    return factories.user("admin_a", kommune_a, Role.SYSTEMADMINISTRATOR)
+
+
+@pytest.fixture
+def merkantil_a(kommune_a: Municipality):  # type: ignore[no-untyped-def]
+    return factories.user("merkantil_a", kommune_a, Role.MERKANTIL)
+
+
+@pytest.fixture
+def superbruker_a(kommune_a: Municipality):  # type: ignore[no-untyped-def]
+    return factories.user("superbruker_a", kommune_a, Role.SUPERBRUKER)
+
+
+@pytest.fixture
+def merkantil_b(kommune_b: Municipality):  # type: ignore[no-untyped-def]
+    return factories.user("merkantil_b", kommune_b, Role.MERKANTIL)
+
+
+@pytest.fixture
+def personas(admin_a, merkantil_a, superbruker_a, merkantil_b) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "admin_a": admin_a,
+        "merkantil_a": merkantil_a,
+        "superbruker_a": superbruker_a,
+        "merkantil_b": merkantil_b,
+        "anonymous": None,
+    }
