@@ -1,0 +1,87 @@
+"""What the format writers take in and give back. Plain data, no Django.
+
+The export service turns database rows into these (chunk by chunk), so the writers never query.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Customer:
+    identifier: str  # 11-digit national id, or 9-digit organisasjonsnummer
+    is_organisation: bool
+    name: str
+    address1: str = ""
+    address2: str = ""
+    postcode: str = ""
+    place: str = ""
+    customer_number: str = ""  # UBW apar_id where the municipality references customers by number
+
+
+@dataclass(frozen=True)
+class Line:
+    line_no: int
+    service_code: str
+    description: str
+    quantity: Decimal
+    unit_price_ore: int
+    amount_ore: int
+    # Accounting mapping of the line's service (copied from the catalogue at export time).
+    visma_oppdragsgiver: str = ""
+    visma_vare: str = ""
+    agresso_article: str = ""
+    vat_code: str = ""
+    service_from: datetime.date | None = None
+    service_to: datetime.date | None = None
+    texts: tuple[str, ...] = ()
+    # Service defaults overlaid with the line's own overrides: {"ansvar": "3100", ...}.
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Basis:
+    pk: int
+    reference: str  # the stable reference sent to the accounting system (≤ 20 characters)
+    source_reference: str
+    period: str  # YYYY-MM
+    kind: Literal["invoice", "credit"]
+    payer: Customer
+    recipient: Customer
+    unit_code: str
+    unit_name: str
+    lines: tuple[Line, ...]
+    credits_reference: str = ""  # `reference` of the basis a credit note corrects
+
+    @property
+    def total_ore(self) -> int:
+        return sum(line.amount_ore for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One validation result, shown in the report; errors block the file, warnings do not."""
+
+    code: str  # stable machine word, e.g. "unknown_vare", "amount_too_wide", "transliterated"
+    message: str  # Bokmål
+    severity: Severity = "error"
+    basis_pk: int | None = None
+    reference: str = ""
+    field: str = ""  # e.g. "lines[0].visma_vare", "payer.postcode"
+
+
+@dataclass
+class WriteSummary:
+    """What a writer wrote: the export record stores these."""
+
+    count: int = 0  # invoice bases written
+    total_ore: int = 0  # sum of the amounts written
+    records: int = 0  # physical lines written
+    warnings: list[Finding] = field(default_factory=list)
