@@ -26,6 +26,9 @@ if DJANGO_ENV not in {"development", "test", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+if not PRODUCTION:
+    # The embedded defaults keep their database, broker and files here.
+    (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production-3f9a1c7e5b2d4f6a8c0e"  # noqa: S105
 # A fixed development Fernet key so that demo data survives restarts; production must set its own.
@@ -155,6 +158,10 @@ STORAGES = {
         )
     },
 }
+
+# Outside production, serve static files straight from the app folders.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
