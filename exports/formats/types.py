@@ -85,3 +85,20 @@ class WriteSummary:
     total_ore: int = 0  # sum of the amounts written
     records: int = 0  # physical lines written
     warnings: list[Finding] = field(default_factory=list)
+    bytes: int = 0  # size of what was written
+    skipped_pks: list[int] = field(default_factory=list)  # zero-amount bases left out by option
+    order_ids: dict[int, int] = field(default_factory=dict)  # basis pk → order id (Agresso LG04)
+
+
+class FormatError(ValueError):
+    """A writer met a blocking problem; nothing it wrote may be used.
+
+    Writers run the same checks as `validate()`, so a caller that validated first only sees this
+    for data that changed in between or for a bug. `findings` are the blocking errors.
+    """
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        first = findings[0].message if findings else "ukjent feil"
+        more = f" (+{len(findings) - 1} til)" if len(findings) > 1 else ""
+        super().__init__(first + more)
