@@ -44,3 +44,10 @@ class ConfigurationError(VismaError):
     """The integration is not set up (or not enabled) for the municipality."""
 
     permanent = True
+
+
+class TlsError(VismaError):
+    """The server's certificate was not accepted (unknown issuer, wrong host name, expired):
+    stop the run and tell the administrator; retrying cannot help."""
+
+    permanent = True
