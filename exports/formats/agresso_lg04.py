@@ -11,17 +11,48 @@ followed by its text lines. Choices the vendor text leaves open:
   credits), amount_set 1, value_1 = quantity × 100, dim_1..dim_7, tax_code, period, status N.
 - Text lines: the line's texts, wrapped at word boundaries into `short_info` (60).
 - Fields the product does not fill are blank, whatever their kind.
+- Settings that do not fit their field in the chosen layout raise ValueError when the options are
+  made; required settings left empty (client, voucher type, order type, batch id) are reported by
+  `validate()` as `missing_setting`.
 """
 
 from __future__ import annotations
 
 import datetime
+import string
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
-from exports.formats.types import Basis, Finding, WriteSummary
+from exports.formats import checks
+from exports.formats.checks import error, warning
+from exports.formats.encoding import SUPPORTED_ENCODINGS, Codec, codec
+from exports.formats.fixedwidth import (
+    FieldOverflow,
+    RecordReader,
+    RecordSink,
+    RecordWriter,
+    iter_lines,
+)
+from exports.formats.layout import RecordLayout, load_layout
+from exports.formats.types import Basis, Finding, FormatError, WriteSummary
+
+LAYOUT_FILE = "agresso_lg04.csv"
+RECORD_LENGTHS = {"classic": 1905, "wide": 4324}
+DIM_SLOTS = 7
+TRANS_TYPE = "42"  # sales order
+HEADER_TEXT_KEYS = ("unit_name", "unit_code", "period", "period_name", "reference")
+_SETTINGS = {
+    "client": "client",
+    "voucher_type": "voucher_type",
+    "order_type": "order_type",
+    "pay_method": "pay_method",
+    "responsible": "responsible",
+    "responsible2": "responsible2",
+    "batch_id": "batch_id",
+}
+_REQUIRED_SETTINGS = ("client", "voucher_type", "order_type", "batch_id")
 
 
 @dataclass(frozen=True)
@@ -45,8 +76,51 @@ class AgressoOptions:
     required_slots: frozenset[int] = frozenset()  # slot numbers 1..7 that must hold a value
     # Keys: unit_name, unit_code, period (YYYY-MM), period_name ("oktober 2026"), reference.
     header_text_template: str = "{unit_name} {period_name}"
-    order_date: datetime.date = datetime.date(1970, 1, 1)
+    order_date: datetime.date | None = None  # None: blank, UBW uses the import date
     include_zero_amount: bool = True  # False: bases whose total is 0 get no order
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.layout not in RECORD_LENGTHS:
+            raise ValueError(
+                "Ugyldige innstillinger for LG04-fil: layout må være classic eller wide"
+            )
+        layout = record_layout(self.layout)
+        if self.encoding not in SUPPORTED_ENCODINGS:
+            problems.append("tegnsett må være iso-8859-1 eller cp1252")
+        if self.line_ending not in ("\r\n", "\n"):
+            problems.append("linjeskift må være CRLF eller LF")
+        if self.customer_mode not in ("apar_id", "id_in_text"):
+            problems.append("kundereferanse må være apar_id eller id_in_text")
+        for attr, field_name in _SETTINGS.items():
+            width = layout.field(field_name).length
+            if len(getattr(self, attr)) > width:
+                problems.append(f"{attr} kan være høyst {width} tegn i {self.layout}-formatet")
+        if len(self.dim_slots) > DIM_SLOTS:
+            problems.append("høyst sju dimensjoner (dim_1–dim_7)")
+        for slot in sorted(self.required_slots):
+            if not 1 <= slot <= DIM_SLOTS:
+                problems.append(f"påkrevd dimensjon {slot} finnes ikke (1–7)")
+            elif slot > len(self.dim_slots) or not self.dim_slots[slot - 1]:
+                problems.append(f"dim_{slot} er påkrevd, men ingen dimensjon er koblet til den")
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(self.header_text_template)]
+        except ValueError:
+            problems.append("malen for topptekst er ugyldig")
+        else:
+            unknown = {f for f in fields if f is not None and f not in HEADER_TEXT_KEYS}
+            if unknown or any(f == "" for f in fields):
+                problems.append(
+                    "malen for topptekst kan bare bruke "
+                    + ", ".join(f"{{{k}}}" for k in HEADER_TEXT_KEYS)
+                )
+        if problems:
+            raise ValueError("Ugyldige innstillinger for LG04-fil: " + "; ".join(problems))
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """dim_slots padded to seven."""
+        return tuple(self.dim_slots) + ("",) * (DIM_SLOTS - len(self.dim_slots))
 
 
 @dataclass
@@ -88,19 +162,309 @@ class ParsedOrder:
         return sum(item.amount_ore for item in self.items)
 
 
+def record_layout(variant: str) -> RecordLayout:
+    return load_layout(LAYOUT_FILE, variant=variant, expected_length=RECORD_LENGTHS[variant])
+
+
+def _period_number(period: str) -> int | None:
+    parts = checks.period_parts(period)
+    return None if parts is None else parts[0] * 100 + parts[1]
+
+
+def _included(basis: Basis, options: AgressoOptions) -> bool:
+    return options.include_zero_amount or basis.total_ore != 0
+
+
 def orders_needed(bases: Iterable[Basis], options: AgressoOptions) -> int:
     """How many order ids `write()` will take for these bases (reserve them beforehand)."""
-    raise NotImplementedError
+    return sum(1 for basis in bases if _included(basis, options))
+
+
+@dataclass
+class _PlannedItem:
+    values: tuple[Any, ...]  # item writer values after order_id and line_no
+    texts: list[str]
+
+
+@dataclass
+class _PlannedOrder:
+    basis: Basis
+    header: tuple[Any, ...]  # header writer values after order_id
+    items: list[_PlannedItem]
+    errors: list[Finding]
+
+
+def _header_fields(options: AgressoOptions) -> list[str]:
+    fields = ["order_id", "period", "long_info1", "long_info2", "ext_ord_ref"]
+    if options.customer_mode == "apar_id":
+        fields.append("apar_id")
+    else:
+        fields += ["tekst3", "tekst4"]
+    return fields
+
+
+def _item_fields(options: AgressoOptions) -> list[str]:
+    fields = ["order_id", "line_no", "article", "art_descr", "amount", "value_1"]
+    fields += [f"dim_{i + 1}" for i, key in enumerate(options.slots) if key]
+    return [*fields, "tax_code", "period"]
+
+
+class _Planner:
+    """Turns bases into LG04 values and findings; shared by `validate()` and `write()`."""
+
+    def __init__(self, options: AgressoOptions) -> None:
+        self.options = options
+        self.codec: Codec = codec(options.encoding)
+        layout = record_layout(options.layout)
+        self.layout = layout
+        self.width = {f.name: f.length for f in layout.fields}
+        self.dims = [(i + 1, key) for i, key in enumerate(options.slots) if key]
+        self.warnings: list[Finding] = []
+        self.skipped: list[int] = []
+
+    def setting_errors(self) -> list[Finding]:
+        return [
+            error(
+                "missing_setting",
+                f"Innstillingen {name} mangler for Agresso-eksport",
+                field=f"options.{name}",
+            )
+            for name in _REQUIRED_SETTINGS
+            if not getattr(self.options, name)
+        ]
+
+    def _fits(self, value: int, field_name: str) -> bool:
+        return abs(value) < 10 ** (self.width[field_name] - 1)
+
+    def plan(self, basis: Basis) -> _PlannedOrder | None:
+        options = self.options
+        if not _included(basis, options):
+            self.skipped.append(basis.pk)
+            return None
+        clean = self.codec.clean
+        needs = self.codec.needs_transliteration
+        errors: list[Finding] = []
+        payer = basis.payer
+        translit = False
+
+        period = _period_number(basis.period)
+        if period is None:
+            errors.append(error("invalid_period", "Ugyldig periode", basis, "period"))
+            period = 0
+
+        if options.customer_mode == "apar_id":
+            number = payer.customer_number
+            if not number:
+                errors.append(
+                    error(
+                        "missing_customer_number",
+                        f"Betaler {checks.masked(payer)} har ikke kundenummer i Agresso",
+                        basis,
+                        "payer.customer_number",
+                    )
+                )
+            elif len(number) > self.width["apar_id"]:
+                errors.append(
+                    error(
+                        "customer_number_too_wide",
+                        f"Kundenummeret er lengre enn {self.width['apar_id']} tegn",
+                        basis,
+                        "payer.customer_number",
+                    )
+                )
+            customer: tuple[Any, ...] = (number,)
+        else:
+            problem = checks.customer_id_problem(payer)
+            if problem:
+                errors.append(
+                    error(
+                        "invalid_customer_id",
+                        f"Betaler {checks.masked(payer)}: {problem}",
+                        basis,
+                        "payer.identifier",
+                    )
+                )
+            customer = (payer.identifier, payer.identifier)
+
+        header_text = clean(
+            options.header_text_template.format(
+                unit_name=basis.unit_name,
+                unit_code=basis.unit_code,
+                period=basis.period,
+                period_name=checks.period_name(basis.period),
+                reference=basis.reference,
+            )
+        )
+        translit = needs(basis.unit_name)
+        if len(header_text) > self.width["long_info1"]:
+            self.warnings.append(
+                warning(
+                    "header_text_cut",
+                    f"Toppteksten er kuttet til {self.width['long_info1']} tegn",
+                    basis,
+                    "header_text",
+                )
+            )
+        recipient_name = ""
+        if basis.recipient.identifier != payer.identifier:
+            recipient_name = clean(basis.recipient.name)
+            translit = translit or needs(basis.recipient.name)
+        if len(basis.reference) > self.width["ext_ord_ref"]:
+            errors.append(
+                error(
+                    "reference_too_wide",
+                    f"Referansen er lengre enn {self.width['ext_ord_ref']} tegn (ext_ord_ref)",
+                    basis,
+                    "reference",
+                )
+            )
+        header = (period, header_text, recipient_name, basis.reference, *customer)
+
+        if not basis.lines:
+            errors.append(error("no_lines", "Fakturagrunnlaget har ingen linjer", basis, "lines"))
+        items: list[_PlannedItem] = []
+        for index, line in enumerate(basis.lines):
+            where = f"lines[{index}]"
+            if not line.agresso_article:
+                errors.append(
+                    error(
+                        "unknown_article",
+                        f"Tjenesten {line.service_code} mangler artikkel i Agresso",
+                        basis,
+                        f"{where}.agresso_article",
+                    )
+                )
+            elif len(line.agresso_article) > self.width["article"]:
+                errors.append(
+                    error(
+                        "article_too_wide",
+                        f"Artikkelen for {line.service_code} er lengre enn "
+                        f"{self.width['article']} tegn",
+                        basis,
+                        f"{where}.agresso_article",
+                    )
+                )
+            description = clean(line.description)
+            translit = translit or needs(line.description)
+            if len(description) > self.width["art_descr"]:
+                self.warnings.append(
+                    warning(
+                        "description_cut",
+                        f"Linjeteksten er kuttet til {self.width['art_descr']} tegn",
+                        basis,
+                        f"{where}.description",
+                    )
+                )
+            value_1 = checks.hundredths(line.quantity)
+            if value_1 is None:
+                errors.append(
+                    error(
+                        "quantity_precision",
+                        "Antall kan ha høyst to desimaler",
+                        basis,
+                        f"{where}.quantity",
+                    )
+                )
+                value_1 = 0
+            elif not self._fits(value_1, "value_1"):
+                errors.append(
+                    error("quantity_too_wide", "Antallet er for stort", basis, f"{where}.quantity")
+                )
+            if not self._fits(line.amount_ore, "amount"):
+                errors.append(
+                    error(
+                        "amount_too_wide",
+                        f"Beløpet får ikke plass i amount ({self.width['amount']} tegn)",
+                        basis,
+                        f"{where}.amount_ore",
+                    )
+                )
+            if checks.expected_amount(line.quantity, line.unit_price_ore) != line.amount_ore:
+                errors.append(
+                    error(
+                        "amount_mismatch",
+                        "Beløpet er ikke antall × enhetspris",
+                        basis,
+                        f"{where}.amount_ore",
+                    )
+                )
+            if len(line.vat_code) > self.width["tax_code"]:
+                errors.append(
+                    error(
+                        "vat_code_too_wide",
+                        f"MVA-koden er lengre enn {self.width['tax_code']} tegn",
+                        basis,
+                        f"{where}.vat_code",
+                    )
+                )
+            dims: list[str] = []
+            for slot, key in self.dims:
+                value = line.dimensions.get(key, "")
+                if not value and slot in options.required_slots:
+                    errors.append(
+                        error(
+                            "required_dimension_missing",
+                            f"dim_{slot} ({key}) må ha en verdi",
+                            basis,
+                            f"{where}.dimensions.{key}",
+                        )
+                    )
+                elif len(value) > self.width[f"dim_{slot}"]:
+                    errors.append(
+                        error(
+                            "dimension_too_wide",
+                            f"Verdien {value!r} for {key} er lengre enn "
+                            f"{self.width[f'dim_{slot}']} tegn (dim_{slot})",
+                            basis,
+                            f"{where}.dimensions.{key}",
+                        )
+                    )
+                dims.append(value)
+            texts: list[str] = []
+            for text in line.texts:
+                if not text.isascii():
+                    translit = translit or needs(text)
+                texts.extend(checks.wrap_text(clean(text), self.width["short_info"]))
+            items.append(
+                _PlannedItem(
+                    (
+                        line.agresso_article,
+                        description,
+                        line.amount_ore,
+                        value_1,
+                        *dims,
+                        line.vat_code,
+                        period,
+                    ),
+                    texts,
+                )
+            )
+        if translit or needs(payer.name):
+            self.warnings.append(
+                warning(
+                    "transliterated",
+                    f"Tegn som {options.encoding} ikke har, er byttet ut i filen "
+                    "(for eksempel č → c, ŋ → n)",
+                    basis,
+                )
+            )
+        return _PlannedOrder(basis, header, items, errors)
 
 
 def validate(bases: Iterable[Basis], options: AgressoOptions) -> list[Finding]:
     """Every blocking error and warning the file would have, without writing anything.
 
     Errors: missing article, missing customer number (apar_id mode) or invalid id (id_in_text
-    mode), empty required dimension, values wider than their field, settings wider than their
-    field. Warnings: transliterated characters, descriptions and header texts cut to width.
+    mode), empty required dimension, values wider than their field, required settings missing.
+    Warnings: transliterated characters, descriptions and header texts cut to width.
     """
-    raise NotImplementedError
+    planner = _Planner(options)
+    findings = planner.setting_errors()
+    for basis in bases:
+        planned = planner.plan(basis)
+        if planned is not None:
+            findings.extend(planned.errors)
+    return findings + planner.warnings
 
 
 def write(
@@ -112,9 +476,200 @@ def write(
     (part of the file may be written: write to a temporary file) and ValueError when `order_ids`
     runs out.
     """
-    raise NotImplementedError
+    planner = _Planner(options)
+    setting_errors = planner.setting_errors()
+    if setting_errors:
+        raise FormatError(setting_errors)
+    layout = planner.layout
+    codec_ = planner.codec
+    keys: dict[str, object] = {
+        "batch_id": options.batch_id,
+        "client": options.client,
+        "trans_type": TRANS_TYPE,
+        "voucher_type": options.voucher_type,
+    }
+    classic = layout.has("accept_flag")
+    header = RecordWriter(
+        layout,
+        codec_,
+        _header_fields(options),
+        keys
+        | ({"accept_flag": 1} if classic else {})
+        | {
+            "line_no": 0,
+            "currency": "NOK",
+            "order_type": options.order_type,
+            "pay_method": options.pay_method,
+            "responsible": options.responsible,
+            "responsible2": options.responsible2,
+            "status": "N",
+            "order_date": options.order_date,
+            "confirm_date": options.order_date,
+            "deliv_date": options.order_date,
+        },
+    )
+    item = RecordWriter(
+        layout,
+        codec_,
+        _item_fields(options),
+        keys
+        | ({"accept_flag": 0} if classic else {})
+        | {"sequence_no": 0, "amount_set": 1, "status": "N"},
+    )
+    text = RecordWriter(
+        layout,
+        codec_,
+        ["order_id", "line_no", "sequence_no", "short_info"],
+        keys | ({"accept_flag": 0} if classic else {}),
+    )
+    sink = RecordSink(out, codec_, options.line_ending, chunk=64)
+    summary = WriteSummary()
+    add, header_render, item_render, text_render = (
+        sink.add,
+        header.render,
+        item.render,
+        text.render,
+    )
+    for basis in bases:
+        planned = planner.plan(basis)
+        if planned is None:
+            continue
+        if planned.errors:
+            raise FormatError(planned.errors)
+        try:
+            order_id = next(order_ids)
+        except StopIteration:
+            raise ValueError(
+                "Nummerserien for ordrenummer er brukt opp; reserver flere før eksporten"
+            ) from None
+        try:
+            add(header_render((order_id, *planned.header)))
+            for line_no, planned_item in enumerate(planned.items, start=1):
+                add(item_render((order_id, line_no, *planned_item.values)))
+                for sequence_no, short_info in enumerate(planned_item.texts, start=1):
+                    add(text_render((order_id, line_no, sequence_no, short_info)))
+        except FieldOverflow as exc:
+            raise FormatError(
+                [error("field_overflow", f"Verdi får ikke plass i filen: {exc}", basis, exc.field)]
+            ) from exc
+        summary.order_ids[basis.pk] = order_id
+        summary.count += 1
+        summary.total_ore += basis.total_ore
+    sink.flush()
+    summary.records = sink.records
+    summary.bytes = sink.bytes
+    summary.warnings = planner.warnings
+    summary.skipped_pks = planner.skipped
+    return summary
+
+
+_READ_FIELDS = (
+    "accept_flag",
+    "batch_id",
+    "client",
+    "order_id",
+    "trans_type",
+    "voucher_type",
+    "line_no",
+    "sequence_no",
+    "order_type",
+    "pay_method",
+    "responsible",
+    "responsible2",
+    "apar_id",
+    "tekst3",
+    "tekst4",
+    "long_info1",
+    "long_info2",
+    "ext_ord_ref",
+    "period",
+    "order_date",
+    "currency",
+    "article",
+    "art_descr",
+    "amount",
+    "value_1",
+    *(f"dim_{i}" for i in range(1, DIM_SLOTS + 1)),
+    "tax_code",
+    "short_info",
+)
+
+
+def _period_text(value: int | None) -> str:
+    if value is None:
+        return ""
+    return f"{value // 100:04d}-{value % 100:02d}"
 
 
 def read(data: BinaryIO, options: AgressoOptions) -> list[ParsedOrder]:
     """Parse a file written with the same layout; raises ValueError on any structural fault."""
-    raise NotImplementedError
+    layout = record_layout(options.layout)
+    classic = layout.has("accept_flag")
+    reader = RecordReader(layout, [f for f in _READ_FIELDS if layout.has(f)])
+    orders: list[ParsedOrder] = []
+    seen: set[int] = set()
+    order: ParsedOrder | None = None
+    item: ParsedItem | None = None
+    for number, line in iter_lines(data, codec(options.encoding), options.line_ending):
+        try:
+            row = reader.parse(line)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+        if row["trans_type"] != TRANS_TYPE:
+            raise ValueError(f"line {number}: trans_type {row['trans_type']!r} is not 42")
+        is_header = row["line_no"] == 0
+        if classic and (row["accept_flag"] == 1) != is_header:
+            raise ValueError(f"line {number}: accept_flag must be 1 on headers only")
+        if is_header:
+            order_id = row["order_id"]
+            if order_id in seen:
+                raise ValueError(f"line {number}: order id {order_id} appears twice")
+            seen.add(order_id)
+            order = ParsedOrder(
+                order_id=order_id,
+                batch_id=row["batch_id"],
+                client=row["client"],
+                voucher_type=row["voucher_type"],
+                order_type=row["order_type"],
+                pay_method=row["pay_method"],
+                responsible=row["responsible"],
+                responsible2=row["responsible2"],
+                apar_id=row["apar_id"],
+                text3=row["tekst3"],
+                text4=row["tekst4"],
+                header_text=row["long_info1"],
+                header_text2=row["long_info2"],
+                ext_ord_ref=row["ext_ord_ref"],
+                period=_period_text(row["period"]),
+                order_date=row["order_date"],
+                currency=row["currency"],
+            )
+            orders.append(order)
+            item = None
+            continue
+        if order is None:
+            raise ValueError(f"line {number}: a line before the first order header")
+        for key in ("order_id", "batch_id", "client", "voucher_type"):
+            if row[key] != getattr(order, key):
+                raise ValueError(f"line {number}: {key} differs from its order header")
+        if row["sequence_no"] == 0:
+            if row["line_no"] != len(order.items) + 1:
+                raise ValueError(f"line {number}: item lines must be numbered 1, 2, … per order")
+            item = ParsedItem(
+                line_no=row["line_no"],
+                article=row["article"],
+                description=row["art_descr"],
+                amount_ore=row["amount"],
+                quantity=Decimal(row["value_1"]).scaleb(-2),
+                dimensions=tuple(row[f"dim_{i}"] for i in range(1, DIM_SLOTS + 1)),
+                tax_code=row["tax_code"],
+                period=_period_text(row["period"]),
+            )
+            order.items.append(item)
+        else:
+            if item is None or row["line_no"] != item.line_no:
+                raise ValueError(f"line {number}: a text line must follow its item line")
+            if row["sequence_no"] != len(item.texts) + 1:
+                raise ValueError(f"line {number}: text lines must be numbered 1, 2, … per item")
+            item.texts.append(row["short_info"])
+    return orders

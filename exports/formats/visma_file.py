@@ -20,9 +20,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
-from exports.formats.types import Basis, Finding, WriteSummary
+from exports.formats import checks
+from exports.formats.checks import error, warning
+from exports.formats.encoding import SUPPORTED_ENCODINGS, Codec, codec
+from exports.formats.fixedwidth import (
+    FieldOverflow,
+    RecordReader,
+    RecordSink,
+    RecordWriter,
+    iter_lines,
+)
+from exports.formats.layout import RecordLayout, load_layout
+from exports.formats.types import Basis, Finding, FormatError, WriteSummary
+
+LAYOUT_FILE = "visma_fakturering.csv"
+RECORD_LENGTHS = {"ST": 63, "FL_basic": 163, "FL_extended": 397, "LT": 74, "SL": 10}
+KB_SLOTS = 10
+MAX_RUNNING_NO = 99
+MAX_TEXT_LINES = 99
+TEXT_WIDTH = 50
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,31 @@ class VismaFileOptions:
     profil: str = ""  # PROFIL (extended), the same on every line
     reference_text: str = ""  # ST REFERANSE: printed on Visma's receipt list
     include_zero_amount: bool = True  # False: bases whose total is 0 are left out
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.layout not in ("extended", "basic"):
+            problems.append("layout må være extended eller basic")
+        if self.encoding not in SUPPORTED_ENCODINGS:
+            problems.append("tegnsett må være iso-8859-1 eller cp1252")
+        if self.line_ending not in ("\r\n", "\n"):
+            problems.append("linjeskift må være CRLF eller LF")
+        if self.quantity_decimals not in (2, 0):
+            problems.append("antall desimaler i GRUNNLAG må være 2 eller 0")
+        if self.default_oppdragsgiver and not checks.is_digits(self.default_oppdragsgiver, 3):
+            problems.append("standard oppdragsgiver må være tre siffer")
+        if len(self.kb_slots) > KB_SLOTS:
+            problems.append("høyst ti konteringsfelt (KB01–KB10)")
+        if self.betform not in ("BG", "PG"):
+            problems.append("betalingsform må være BG eller PG")
+        if len(self.profil) > 20:
+            problems.append("profil kan være høyst 20 tegn")
+        if problems:
+            raise ValueError("Ugyldige innstillinger for Visma-fil: " + "; ".join(problems))
+
+    @property
+    def fl_record(self) -> str:
+        return "FL_extended" if self.layout == "extended" else "FL_basic"
 
 
 @dataclass
@@ -81,6 +124,362 @@ class ParsedVismaFile:
         return sum(line.amount_ore for line in self.lines)
 
 
+def record_layout(record: str) -> RecordLayout:
+    return load_layout(LAYOUT_FILE, record, expected_length=RECORD_LENGTHS[record])
+
+
+@dataclass
+class _PlannedLine:
+    fl: tuple[Any, ...]  # values for the FL writer, in `_fl_fields()` order
+    key: tuple[int, int, int, int]  # KUNDENR, OPPDRGNR, VARENR, LØPENR (repeated on its LTs)
+    texts: list[str]
+
+
+@dataclass
+class _PlannedBasis:
+    basis: Basis
+    lines: list[_PlannedLine]
+    errors: list[Finding]
+
+
+def _fl_fields(options: VismaFileOptions) -> list[str]:
+    fields = [
+        "KUNDENR",
+        "NAVN",
+        "ADRESSE1",
+        "ADRESSE2",
+        "POSTNR",
+        "OPPDRGNR",
+        "VARENR",
+        "LOPENR",
+        "PRIS",
+        "GRUNNLAG",
+        "BELOP",
+        "SAKSNR",
+    ]
+    if options.layout == "extended":
+        fields += [f"KB{i + 1:02d}" for i, key in enumerate(options.kb_slots) if key]
+        fields += ["MVAKODE", "DERESREF", "ORDREREF"]
+    return fields
+
+
+class _Planner:
+    """Turns bases into FL/LT values and findings; `validate()` and `write()` share it, so what
+    is checked and what is written cannot drift apart."""
+
+    def __init__(self, options: VismaFileOptions) -> None:
+        self.options = options
+        self.codec: Codec = codec(options.encoding)
+        fl = record_layout(options.fl_record)
+        self.name_width = fl.field("NAVN").length
+        self.address_width = fl.field("ADRESSE1").length
+        self.case_width = fl.field("SAKSNR").length
+        self.extended = options.layout == "extended"
+        self.kb = [key for key in options.kb_slots if key]
+        self.whole_units = options.quantity_decimals == 0
+        self.running: dict[tuple[int, int, int], int] = {}
+        self.warnings: list[Finding] = []
+        self.skipped: list[int] = []
+
+    def plan(self, basis: Basis) -> _PlannedBasis | None:
+        """None if the options leave this basis out."""
+        if not self.options.include_zero_amount and basis.total_ore == 0:
+            self.skipped.append(basis.pk)
+            return None
+        errors: list[Finding] = []
+        payer = basis.payer
+        codec_ = self.codec
+        translit = False
+
+        problem = checks.customer_id_problem(payer)
+        customer_no = 0
+        if problem:
+            errors.append(
+                error(
+                    "invalid_customer_id",
+                    f"Betaler {checks.masked(payer)}: {problem}",
+                    basis,
+                    "payer.identifier",
+                )
+            )
+        else:
+            customer_no = int(payer.identifier)
+        if not payer.name.strip():
+            errors.append(error("missing_name", "Betaler mangler navn", basis, "payer.name"))
+        postcode = 0
+        if not payer.postcode:
+            errors.append(
+                error("missing_postcode", "Betaler mangler postnummer", basis, "payer.postcode")
+            )
+        elif not checks.is_digits(payer.postcode, 4):
+            errors.append(
+                error(
+                    "invalid_postcode",
+                    "Betalers postnummer må være fire siffer",
+                    basis,
+                    "payer.postcode",
+                )
+            )
+        else:
+            postcode = int(payer.postcode)
+
+        name = codec_.clean(payer.name)
+        address1 = codec_.clean(payer.address1)
+        address2 = codec_.clean(payer.address2 or payer.place)
+        translit = (
+            codec_.needs_transliteration(payer.name)
+            or codec_.needs_transliteration(payer.address1)
+            or codec_.needs_transliteration(payer.address2 or payer.place)
+        )
+        if len(name) > self.name_width:
+            self.warnings.append(
+                warning(
+                    "name_cut",
+                    f"Navnet er kuttet til {self.name_width} tegn i filen",
+                    basis,
+                    "payer.name",
+                )
+            )
+        for label, value in (("address1", address1), ("address2", address2)):
+            if len(value) > self.address_width:
+                self.warnings.append(
+                    warning(
+                        "address_cut",
+                        f"Adresselinjen er kuttet til {self.address_width} tegn i filen",
+                        basis,
+                        f"payer.{label}",
+                    )
+                )
+
+        your_ref = ""
+        if self.extended:
+            order_ref = basis.reference
+            if len(order_ref) > 20:
+                errors.append(
+                    error(
+                        "reference_too_wide",
+                        "Referansen er lengre enn 20 tegn (ORDREREF)",
+                        basis,
+                        "reference",
+                    )
+                )
+            case_no = codec_.clean(basis.source_reference)
+            if len(case_no) > self.case_width:
+                self.warnings.append(
+                    warning(
+                        "source_reference_cut",
+                        f"Kildereferansen er kuttet til {self.case_width} tegn i SAKSNR",
+                        basis,
+                        "source_reference",
+                    )
+                )
+            recipient = basis.recipient
+            if recipient.identifier != payer.identifier:
+                your_ref = codec_.clean(recipient.name)
+                translit = translit or codec_.needs_transliteration(recipient.name)
+        else:
+            case_no = basis.reference
+            if len(case_no) > self.case_width:
+                errors.append(
+                    error(
+                        "reference_too_wide",
+                        f"Referansen er lengre enn {self.case_width} tegn (SAKSNR)",
+                        basis,
+                        "reference",
+                    )
+                )
+
+        if not basis.lines:
+            errors.append(error("no_lines", "Fakturagrunnlaget har ingen linjer", basis, "lines"))
+        planned: list[_PlannedLine] = []
+        default_opp = self.options.default_oppdragsgiver
+        for index, line in enumerate(basis.lines):
+            where = f"lines[{index}]"
+            opp_text = line.visma_oppdragsgiver or default_opp
+            opp = vare = 0
+            if not opp_text:
+                errors.append(
+                    error(
+                        "unknown_oppdragsgiver",
+                        f"Tjenesten {line.service_code} har ingen oppdragsgiver i Visma, og "
+                        "kommunen har ingen standard",
+                        basis,
+                        f"{where}.visma_oppdragsgiver",
+                    )
+                )
+            elif not checks.is_digits(opp_text, 3):
+                errors.append(
+                    error(
+                        "invalid_oppdragsgiver",
+                        f"Oppdragsgiver for tjenesten {line.service_code} må være tre siffer",
+                        basis,
+                        f"{where}.visma_oppdragsgiver",
+                    )
+                )
+            else:
+                opp = int(opp_text)
+            if not line.visma_vare:
+                errors.append(
+                    error(
+                        "unknown_vare",
+                        f"Tjenesten {line.service_code} mangler varenummer i Visma",
+                        basis,
+                        f"{where}.visma_vare",
+                    )
+                )
+            elif not checks.is_digits(line.visma_vare, 4):
+                errors.append(
+                    error(
+                        "invalid_vare",
+                        f"Varenummeret for tjenesten {line.service_code} må være fire siffer",
+                        basis,
+                        f"{where}.visma_vare",
+                    )
+                )
+            else:
+                vare = int(line.visma_vare)
+
+            quantity = line.quantity
+            price = line.unit_price_ore
+            # GRUNNLAG has no sign: a credit's minus moves to PRIS (BELØP keeps its own).
+            if quantity < 0:
+                quantity, price = -quantity, -price
+            grunnlag = checks.hundredths(quantity)
+            if grunnlag is None:
+                errors.append(
+                    error(
+                        "quantity_precision",
+                        "Antall kan ha høyst to desimaler",
+                        basis,
+                        f"{where}.quantity",
+                    )
+                )
+                grunnlag = 0
+            elif self.whole_units:
+                if grunnlag % 100:
+                    errors.append(
+                        error(
+                            "fractional_quantity",
+                            f"Antall {line.quantity} er ikke et helt tall, og kommunen "
+                            "leverer hele enheter til Visma",
+                            basis,
+                            f"{where}.quantity",
+                        )
+                    )
+                grunnlag //= 100
+            if grunnlag >= 10**9:
+                errors.append(
+                    error("quantity_too_wide", "Antallet er for stort", basis, f"{where}.quantity")
+                )
+            if abs(price) >= 10**8:
+                errors.append(
+                    error(
+                        "price_too_wide",
+                        "Enhetsprisen får ikke plass i PRIS (høyst 999 999,99 kr)",
+                        basis,
+                        f"{where}.unit_price_ore",
+                    )
+                )
+            if abs(line.amount_ore) >= 10**10:
+                errors.append(
+                    error(
+                        "amount_too_wide",
+                        "Beløpet får ikke plass i BELØP (høyst 99 999 999,99 kr)",
+                        basis,
+                        f"{where}.amount_ore",
+                    )
+                )
+            if checks.expected_amount(line.quantity, line.unit_price_ore) != line.amount_ore:
+                errors.append(
+                    error(
+                        "amount_mismatch",
+                        "Beløpet er ikke antall × enhetspris",
+                        basis,
+                        f"{where}.amount_ore",
+                    )
+                )
+
+            key3 = (customer_no, opp, vare)
+            running = self.running.get(key3, 0) + 1
+            self.running[key3] = running
+            if running > MAX_RUNNING_NO:
+                errors.append(
+                    error(
+                        "too_many_running_numbers",
+                        f"Mer enn {MAX_RUNNING_NO} linjer med samme kunde, oppdragsgiver og "
+                        "vare i én fil (LØPENR)",
+                        basis,
+                        where,
+                    )
+                )
+
+            texts: list[str] = []
+            for text in line.texts:
+                if not text.isascii():
+                    translit = translit or codec_.needs_transliteration(text)
+                texts.extend(checks.wrap_text(codec_.clean(text), TEXT_WIDTH))
+            if len(texts) > MAX_TEXT_LINES:
+                errors.append(
+                    error(
+                        "too_many_text_lines",
+                        f"Linjen har {len(texts)} tekstlinjer etter ombrekking; Visma tar "
+                        f"høyst {MAX_TEXT_LINES}",
+                        basis,
+                        f"{where}.texts",
+                    )
+                )
+
+            values: list[Any] = [
+                customer_no,
+                name,
+                address1,
+                address2,
+                postcode,
+                opp,
+                vare,
+                running,
+                price,
+                grunnlag,
+                line.amount_ore,
+                case_no,
+            ]
+            if self.extended:
+                for slot in self.kb:
+                    value = line.dimensions.get(slot, "")
+                    if len(value) > 12:
+                        errors.append(
+                            error(
+                                "dimension_too_wide",
+                                f"Konteringsverdien {value!r} ({slot}) er lengre enn 12 tegn",
+                                basis,
+                                f"{where}.dimensions.{slot}",
+                            )
+                        )
+                    values.append(value)
+                if len(line.vat_code) > 3:
+                    errors.append(
+                        error(
+                            "vat_code_too_wide",
+                            "MVA-koden er lengre enn tre tegn",
+                            basis,
+                            f"{where}.vat_code",
+                        )
+                    )
+                values += [line.vat_code, your_ref, basis.reference]
+            planned.append(_PlannedLine(tuple(values), (customer_no, opp, vare, running), texts))
+
+        if translit:
+            self.warnings.append(
+                warning(
+                    "transliterated",
+                    f"Tegn som {self.options.encoding} ikke har, er byttet ut i filen "
+                    "(for eksempel č → c, ŋ → n)",
+                    basis,
+                )
+            )
+        return _PlannedBasis(basis, planned, errors)
+
+
 def validate(bases: Iterable[Basis], options: VismaFileOptions) -> list[Finding]:
     """Every blocking error and warning the file would have, without writing anything.
 
@@ -88,7 +487,13 @@ def validate(bases: Iterable[Basis], options: VismaFileOptions) -> list[Finding]
     or quantities too wide, fractional quantity with whole units, more than 99 running numbers or
     text lines. Warnings: transliterated characters, names/addresses cut to width.
     """
-    raise NotImplementedError
+    planner = _Planner(options)
+    findings: list[Finding] = []
+    for basis in bases:
+        planned = planner.plan(basis)
+        if planned is not None:
+            findings.extend(planned.errors)
+    return findings + planner.warnings
 
 
 def write(bases: Iterable[Basis], options: VismaFileOptions, out: BinaryIO) -> WriteSummary:
@@ -97,9 +502,144 @@ def write(bases: Iterable[Basis], options: VismaFileOptions, out: BinaryIO) -> W
     On FormatError part of the file may already be written: write to a temporary file and discard
     it then. The summary's warnings are those `validate()` reports.
     """
-    raise NotImplementedError
+    planner = _Planner(options)
+    codec_ = planner.codec
+    # FORMAT is written in both layouts (blank for basic), so ST is always 63 bytes.
+    st = RecordWriter(
+        record_layout("ST"),
+        codec_,
+        ["REFERANSE"],
+        {"POSTTYPE": "ST", "FORMAT": "U" if planner.extended else ""},
+    )
+    fl = RecordWriter(
+        record_layout(options.fl_record),
+        codec_,
+        _fl_fields(options),
+        {"POSTTYPE": "FL", "BETFORM": options.betform}
+        | ({"PROFIL": options.profil} if planner.extended else {}),
+    )
+    lt = RecordWriter(
+        record_layout("LT"),
+        codec_,
+        ["KUNDENR", "OPPDRGNR", "VARENR", "LOPENR", "LINJENR", "TEKST"],
+        {"POSTTYPE": "LT"},
+    )
+    sl = RecordWriter(record_layout("SL"), codec_, ["ANTPOST"], {"POSTTYPE": "SL"})
+    sink = RecordSink(out, codec_, options.line_ending)
+    summary = WriteSummary()
+    records = 0
+
+    sink.add(st.render([options.reference_text]))
+    records += 1
+    fl_render, lt_render, add = fl.render, lt.render, sink.add
+    for basis in bases:
+        planned = planner.plan(basis)
+        if planned is None:
+            continue
+        if planned.errors:
+            raise FormatError(planned.errors)
+        try:
+            for line in planned.lines:
+                add(fl_render(line.fl))
+                records += 1
+                key = line.key
+                for number, text in enumerate(line.texts, start=1):
+                    add(lt_render((*key, number, text)))
+                records += len(line.texts)
+        except FieldOverflow as exc:
+            raise FormatError(
+                [error("field_overflow", f"Verdi får ikke plass i filen: {exc}", basis, exc.field)]
+            ) from exc
+        summary.count += 1
+        summary.total_ore += basis.total_ore
+    records += 1
+    sink.add(sl.render([records]))
+    sink.flush()
+    summary.records = sink.records
+    summary.bytes = sink.bytes
+    summary.warnings = planner.warnings
+    summary.skipped_pks = planner.skipped
+    return summary
+
+
+def _quantity(grunnlag: int, options: VismaFileOptions) -> Decimal:
+    if options.quantity_decimals == 0:
+        return Decimal(grunnlag)
+    return Decimal(grunnlag).scaleb(-2)
 
 
 def read(data: BinaryIO, options: VismaFileOptions) -> ParsedVismaFile:
     """Parse a file written with the same options; raises ValueError on any structural fault."""
-    raise NotImplementedError
+    readers = {
+        "ST": RecordReader(record_layout("ST")),
+        "FL": RecordReader(record_layout(options.fl_record)),
+        "LT": RecordReader(record_layout("LT")),
+        "SL": RecordReader(record_layout("SL")),
+    }
+    parsed: ParsedVismaFile | None = None
+    current: ParsedVismaLine | None = None
+    current_key: tuple[Any, ...] = ()
+    count = 0
+    ended = False
+    for number, text in iter_lines(data, codec(options.encoding), options.line_ending):
+        count += 1
+        kind = text[:2]
+        if ended:
+            raise ValueError(f"line {number}: records after SL")
+        if kind not in readers:
+            raise ValueError(f"line {number}: unknown record type {kind!r}")
+        if (kind == "ST") != (number == 1):
+            raise ValueError(f"line {number}: ST must be the first record and only the first")
+        try:
+            row = readers[kind].parse(text)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+        if kind == "ST":
+            extended = row["FORMAT"] == "U"
+            if extended != (options.layout == "extended"):
+                raise ValueError("ST.FORMAT does not match the configured layout")
+            parsed = ParsedVismaFile(row["REFERANSE"], extended, [], 0)
+        elif kind == "FL":
+            assert parsed is not None
+            price, grunnlag = row["PRIS"], row["GRUNNLAG"]
+            quantity = _quantity(grunnlag, options)
+            if price < 0:
+                price, quantity = -price, -quantity
+            current = ParsedVismaLine(
+                customer_id=f"{row['KUNDENR']:011d}",
+                name=row["NAVN"],
+                address1=row["ADRESSE1"],
+                address2=row["ADRESSE2"],
+                postcode=f"{row['POSTNR']:04d}" if row["POSTNR"] is not None else "",
+                oppdragsgiver=f"{row['OPPDRGNR']:03d}",
+                vare=f"{row['VARENR']:04d}",
+                running_no=row["LOPENR"],
+                unit_price_ore=price,
+                quantity=quantity,
+                amount_ore=row["BELOP"],
+                case_no=row["SAKSNR"],
+                internal=row.get("INTFAKT", ""),
+                kb=tuple(row[f"KB{i:02d}"] for i in range(1, 11)) if extended else (),
+                vat_code=row.get("MVAKODE", ""),
+                profil=row.get("PROFIL", ""),
+                your_ref=row.get("DERESREF", ""),
+                order_ref=row.get("ORDREREF", ""),
+            )
+            current_key = (row["KUNDENR"], row["OPPDRGNR"], row["VARENR"], row["LOPENR"])
+            parsed.lines.append(current)
+        elif kind == "LT":
+            key = (row["KUNDENR"], row["OPPDRGNR"], row["VARENR"], row["LOPENR"])
+            if current is None or key != current_key:
+                raise ValueError(f"line {number}: LT does not belong to the FL before it")
+            if row["LINJENR"] != len(current.texts) + 1:
+                raise ValueError(f"line {number}: LT numbers must run 01, 02, … per FL")
+            current.texts.append(row["TEKST"])
+        else:
+            assert parsed is not None
+            parsed.record_count = row["ANTPOST"]
+            ended = True
+            if parsed.record_count != count:
+                raise ValueError(f"SL counts {parsed.record_count} records, the file has {count}")
+    if parsed is None or not ended:
+        raise ValueError("the file has no ST or no SL record")
+    return parsed

@@ -1,0 +1,293 @@
+"""The one fixed-width writer and the one reader, for every layout.
+
+The field kind decides the padding (see `layout.Kind`). Widths are bytes after encoding: the
+encodings are single-byte and every text passes through `Codec.clean()`, so characters are bytes.
+A value too wide for a numeric or money field is an error (`FieldOverflow`), never a silent cut;
+text is cut to width (the format's validation reports cuts that matter).
+
+Speed: a `RecordWriter` is compiled once per record type into a single `%`-format template in which
+constant and blank fields are already rendered, so a record costs one C-level format call plus the
+few conversions its kinds need. The finished line is checked (length, no line break) before it
+leaves, so no formatting mistake can shift a column unnoticed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO
+
+from exports.formats.encoding import Codec
+from exports.formats.layout import FieldSpec, Kind, RecordLayout
+
+
+class FieldOverflow(ValueError):
+    """A value does not fit its field (or has the wrong type for it)."""
+
+    def __init__(self, layout: str, field: str, value: object, reason: str) -> None:
+        super().__init__(f"{layout}.{field}: {value!r} {reason}")
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+def format_value(spec: FieldSpec, value: object, codec: Codec, layout_name: str = "") -> str:
+    """Render one value into its field, strictly; the slow path and the reference for tests."""
+    width = spec.length
+    if value is None or value == "":
+        return " " * width
+    kind = spec.kind
+
+    def overflow(reason: str) -> FieldOverflow:
+        return FieldOverflow(layout_name, spec.name, value, reason)
+
+    if kind is Kind.TEXT:
+        if not isinstance(value, str):
+            raise overflow("is not text")
+        return codec.clean(value)[:width].ljust(width)
+    if kind is Kind.RIGHT:
+        text = codec.clean(str(value))
+        if len(text) > width:
+            raise overflow(f"is wider than {width}")
+        return text.rjust(width)
+    if kind is Kind.DATE:
+        if not isinstance(value, datetime.date):
+            raise overflow("is not a date")
+        text = value.strftime("%Y%m%d")
+        if len(text) > width:
+            raise overflow(f"is wider than {width}")
+        return text.rjust(width)
+    number = _as_int(value)
+    if number is None:
+        raise overflow("is not a whole number")
+    if kind is Kind.NUMBER:
+        if number < 0:
+            raise overflow("is negative in a field without sign")
+        text = f"{number:0{width}d}"
+    elif kind is Kind.SIGNED:
+        text = f"{number:0{width}d}"
+    else:  # SIGN_LAST
+        text = f"{abs(number):0{width - 1}d}" + ("-" if number < 0 else " ")
+    if len(text) > width:
+        raise overflow(f"is wider than {width}")
+    return text
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def _sign_last(width: int) -> Callable[[int], str]:
+    digits = width - 1
+
+    def convert(value: int) -> str:
+        if value < 0:
+            return f"{-value:0{digits}d}-"
+        return f"{value:0{digits}d} "
+
+    return convert
+
+
+def _date(width: int) -> Callable[[datetime.date], str]:
+    def convert(value: datetime.date) -> str:
+        return f"{value.year:04d}{value.month:02d}{value.day:02d}".rjust(width)
+
+    return convert
+
+
+class RecordWriter:
+    """Renders one record type of a layout.
+
+    `variable` names the fields filled per record, in the order `render()` takes their values;
+    `constants` are rendered once into the template; every other field is blank. Values: `str`
+    for text and right-aligned fields, `int` for number/signed/sign-last fields, `date` for dates;
+    `None` is not allowed for a variable field (make it a constant "" instead).
+    """
+
+    def __init__(
+        self,
+        layout: RecordLayout,
+        codec: Codec,
+        variable: Sequence[str],
+        constants: Mapping[str, object] | None = None,
+    ) -> None:
+        self.layout = layout
+        self.codec = codec
+        self.variable = tuple(variable)
+        constants = dict(constants or {})
+        unknown = (set(self.variable) | set(constants)) - {f.name for f in layout.fields}
+        if unknown:
+            raise KeyError(f"{layout.name} has no field(s) {sorted(unknown)}")
+        if set(self.variable) & set(constants):
+            raise ValueError("a field cannot be both variable and constant")
+        position = {name: i for i, name in enumerate(self.variable)}
+        template: list[str] = []
+        self._texts: list[int] = []
+        self._numbers: list[int] = []
+        self._converters: list[tuple[int, Callable[[Any], str]]] = []
+        for spec in layout.fields:
+            if spec.name in constants:
+                fixed = format_value(spec, constants[spec.name], codec, layout.name)
+                template.append(fixed.replace("%", "%%"))
+                continue
+            if spec.name not in position:
+                template.append(" " * spec.length)
+                continue
+            index = position[spec.name]
+            width = spec.length
+            if spec.kind is Kind.TEXT:
+                piece = f"%-{width}.{width}s"
+                self._texts.append(index)
+            elif spec.kind is Kind.RIGHT:
+                piece = f"%{width}s"
+                self._texts.append(index)
+            elif spec.kind in (Kind.NUMBER, Kind.SIGNED):
+                piece = f"%0{width}d"
+                if spec.kind is Kind.NUMBER:
+                    self._numbers.append(index)
+            elif spec.kind is Kind.SIGN_LAST:
+                piece = "%s"
+                self._converters.append((index, _sign_last(width)))
+            else:  # DATE
+                piece = "%s"
+                self._converters.append((index, _date(width)))
+            template.append(piece)
+        # %-formatting takes the variable fields in layout order; callers keep their own order.
+        self._order = [position[s.name] for s in layout.fields if s.name in position]
+        self._template = "".join(template)
+        self.length = layout.length
+        self._in_order = self._order == list(range(len(self.variable)))
+
+    def render(self, values: Sequence[Any]) -> str:
+        """The record as text (without line ending); raises FieldOverflow if anything misfits."""
+        args = list(values)
+        if len(args) != len(self.variable):
+            raise ValueError(f"{self.layout.name}: {len(args)} values for {len(self.variable)}")
+        clean = self.codec.clean
+        try:
+            for i in self._texts:
+                value = args[i]
+                if not (value.isascii() and value.isprintable()):
+                    args[i] = clean(value)
+            for i in self._numbers:
+                if args[i] < 0:
+                    raise ValueError
+            for i, convert in self._converters:
+                args[i] = convert(args[i])
+            if not self._in_order:
+                args = [args[i] for i in self._order]
+            line = self._template % tuple(args)
+        except (TypeError, ValueError, AttributeError):
+            raise self._diagnose(values) from None
+        if len(line) != self.length:
+            raise self._diagnose(values)
+        return line
+
+    def _diagnose(self, values: Sequence[Any]) -> FieldOverflow:
+        for name, value in zip(self.variable, values, strict=True):
+            spec = self.layout.field(name)
+            if value is None:
+                return FieldOverflow(self.layout.name, name, value, "is missing")
+            try:
+                format_value(spec, value, self.codec, self.layout.name)
+            except FieldOverflow as exc:
+                return exc
+        return FieldOverflow(self.layout.name, "?", values, "does not render to the record length")
+
+
+class RecordSink:
+    """Writes records with the line ending, encoded, in chunks (never the whole file at once)."""
+
+    def __init__(self, out: BinaryIO, codec: Codec, line_ending: str, chunk: int = 256) -> None:
+        if line_ending not in ("\r\n", "\n"):
+            raise ValueError("line ending must be CRLF or LF")
+        self._out = out
+        self._codec = codec
+        self._ending = line_ending
+        self._buffer: list[str] = []
+        self._chunk = chunk
+        self.records = 0
+        self.bytes = 0
+
+    def add(self, line: str) -> None:
+        self._buffer.append(line)
+        if len(self._buffer) >= self._chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        self._buffer.append("")
+        data = self._codec.encode(self._ending.join(self._buffer))
+        self._out.write(data)
+        self.records += len(self._buffer) - 1
+        self.bytes += len(data)
+        self._buffer.clear()
+
+
+def parse_value(spec: FieldSpec, text: str) -> Any:
+    """Read one field back; blank numeric and date fields give None."""
+    kind = spec.kind
+    if kind is Kind.TEXT:
+        return text.rstrip(" ")
+    if kind is Kind.RIGHT:
+        return text.strip(" ")
+    stripped = text.strip(" ")
+    if not stripped:
+        return None
+    try:
+        if kind is Kind.DATE:
+            if len(stripped) != 8 or not stripped.isdigit():
+                raise ValueError
+            return datetime.date(int(stripped[:4]), int(stripped[4:6]), int(stripped[6:]))
+        if kind is Kind.SIGN_LAST:
+            digits, sign = text[:-1], text[-1]
+            if sign not in " -" or not digits.isdigit():
+                raise ValueError
+            return -int(digits) if sign == "-" else int(digits)
+        if kind is Kind.SIGNED:
+            body = text[1:] if text.startswith("-") else text
+            if not body.isdigit():
+                raise ValueError
+            return int(text)
+        if not text.isdigit():
+            raise ValueError
+        return int(text)
+    except ValueError:
+        raise ValueError(f"field {spec.name}: {text!r} is not a valid {kind.value}") from None
+
+
+class RecordReader:
+    """Parses records of one layout into {field: value}."""
+
+    def __init__(self, layout: RecordLayout, fields: Sequence[str] | None = None) -> None:
+        self.layout = layout
+        wanted = set(fields) if fields is not None else None
+        self._specs = [s for s in layout.fields if wanted is None or s.name in wanted]
+
+    def parse(self, line: str) -> dict[str, Any]:
+        if len(line) != self.layout.length:
+            raise ValueError(
+                f"{self.layout.name}: line is {len(line)} characters, expected {self.layout.length}"
+            )
+        return {s.name: parse_value(s, line[s.offset : s.end]) for s in self._specs}
+
+
+def iter_lines(data: BinaryIO, codec: Codec, line_ending: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) per record; every record must end with `line_ending`."""
+    ending = line_ending.encode("ascii")
+    number = 0
+    for raw in data:
+        number += 1
+        if not raw.endswith(ending):
+            raise ValueError(f"line {number} does not end with the configured line ending")
+        body = raw[: -len(ending)]
+        if b"\r" in body:
+            raise ValueError(f"line {number} holds a stray carriage return")
+        yield number, body.decode(codec.encoding)
