@@ -30,7 +30,7 @@ import threading
 import time
 import zoneinfo
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import zeep.exceptions
 from lxml import etree
 from requests.adapters import HTTPAdapter
 
+from .envelope import check_periode, format_antall, send_envelope
 from .errors import (
     AuthenticationFailed,
     ClientFault,
@@ -61,7 +62,6 @@ MAX_BASES_PER_CALL = 200
 MAX_REFERANSER_PER_STATUS = 500
 
 _SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-_TWO_PLACES = Decimal("0.01")
 _OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 # Gateways answer 502/504 after they may have forwarded the request; 429/503 mean "not taken".
 _NOT_DELIVERED_STATUSES = frozenset({429, 503})
@@ -204,7 +204,8 @@ class VismaClient:
     def ping(self, selskap: str) -> PingResult:
         """Check URL, credentials and company. `ClientFault(code="UKJENT_SELSKAP")` when the
         company does not exist or the user may not use it."""
-        reply = self._call("Ping", {"selskap": selskap}, context=f"selskap {selskap}")
+        body = _zeep_envelope("Ping", {"selskap": selskap})
+        reply = self._call("Ping", body, context=f"selskap {selskap}")
         tidspunkt = reply.tidspunkt
         if tidspunkt.tzinfo is None:
             tidspunkt = tidspunkt.replace(tzinfo=_OSLO)
@@ -228,15 +229,14 @@ class VismaClient:
         Raises `ValueError` for an empty or too large batch (a programming error, nothing sent).
         On `TransientError(maybe_delivered=True)` some or all bases may have been stored.
         """
-        _check_batch(bases)
-        kwargs = _send_kwargs(selskap, buntreferanse, bases, testmodus)
+        body = build_send_envelope(selskap, buntreferanse, bases, testmodus)
         reply = self._call(
             "SendFakturagrunnlag",
-            kwargs,
+            body,
             context=f"bunt {buntreferanse} ({len(bases)} grunnlag)",
             sending=True,
         )
-        results = [_send_result(r) for r in reply.resultat or []]
+        results = [_send_result(r) for r in _unwrap(reply, "resultat")]
         expected = [b.referanse for b in bases]
         if [r.referanse for r in results] != expected:
             # A reply that does not answer exactly what was asked cannot be trusted for any basis.
@@ -253,12 +253,9 @@ class VismaClient:
             raise ValueError("status() needs at least one referanse")
         if len(referanser) > MAX_REFERANSER_PER_STATUS:
             raise ValueError(f"status() takes at most {MAX_REFERANSER_PER_STATUS} referanser")
-        reply = self._call(
-            "HentStatus",
-            {"selskap": selskap, "referanse": list(referanser)},
-            context=f"status for {len(referanser)} grunnlag",
-        )
-        results = [_status_result(s) for s in reply.grunnlagstatus or []]
+        body = _zeep_envelope("HentStatus", {"selskap": selskap, "referanse": list(referanser)})
+        reply = self._call("HentStatus", body, context=f"status for {len(referanser)} grunnlag")
+        results = [_status_result(s) for s in _unwrap(reply, "grunnlagstatus")]
         if [r.referanse for r in results] != list(referanser):
             raise TransientError(
                 "Statussvaret fra Visma passer ikke med referansene det ble spurt om.",
@@ -279,14 +276,9 @@ class VismaClient:
 
     # plumbing
 
-    def _call(
-        self, operation: str, kwargs: dict[str, Any], *, context: str, sending: bool = False
-    ) -> Any:
+    def _call(self, operation: str, body: bytes, *, context: str, sending: bool = False) -> Any:
         binding = self._contract.service._binding
         operation_obj = binding.get(operation)
-        body = etree.tostring(
-            operation_obj.create(**kwargs).content, xml_declaration=True, encoding="utf-8"
-        )
         started = time.monotonic()
         try:
             response = self._session.post(
@@ -371,11 +363,29 @@ class VismaClient:
 def build_send_envelope(
     selskap: str, buntreferanse: str, bases: Sequence[SoapBasis], testmodus: bool = False
 ) -> bytes:
-    """The exact HTTP body `VismaClient.send()` posts for these bases (UTF-8 SOAP envelope)."""
+    """The exact HTTP body `VismaClient.send()` posts for these bases (UTF-8 SOAP envelope).
+
+    Raises ValueError for an empty or too large batch, a malformed `periode`, or text XML cannot
+    carry (control characters)."""
     _check_batch(bases)
-    operation_obj = _contract().service._binding.get("SendFakturagrunnlag")
-    envelope = operation_obj.create(**_send_kwargs(selskap, buntreferanse, bases, testmodus))
-    return etree.tostring(envelope.content, xml_declaration=True, encoding="utf-8")
+    return send_envelope(selskap, buntreferanse, bases, testmodus)
+
+
+def build_send_envelope_with_zeep(
+    selskap: str, buntreferanse: str, bases: Sequence[SoapBasis], testmodus: bool = False
+) -> bytes:
+    """The same body serialized by zeep from the WSDL: the reference `build_send_envelope` is
+    tested against (too slow for real batches)."""
+    _check_batch(bases)
+    return _zeep_envelope(
+        "SendFakturagrunnlag", _send_kwargs(selskap, buntreferanse, bases, testmodus)
+    )
+
+
+def _zeep_envelope(operation: str, kwargs: dict[str, Any]) -> bytes:
+    operation_obj = _contract().service._binding.get(operation)
+    envelope = operation_obj.create(**kwargs).content
+    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
 
 def soap_action(operation: str) -> str:
@@ -401,17 +411,9 @@ def _opt(value: str) -> str | None:
     return value or None
 
 
-def _antall(value: Decimal) -> Decimal:
-    # Always two decimals on the wire ("4.00"); never "-0.00".
-    quantized = value.quantize(_TWO_PLACES, rounding=ROUND_HALF_UP)
-    return quantized.copy_abs() if quantized.is_zero() else quantized
-
-
 def _periode(value: str) -> tuple[int, int, None]:
-    # zeep renders gYearMonth from (year, month, tz); "YYYY-MM" on the wire.
-    year, sep, month = value.partition("-")
-    if not (sep and len(year) == 4 and len(month) == 2 and (year + month).isdigit()):
-        raise ValueError(f"periode must be YYYY-MM, not {value!r}")
+    # zeep renders gYearMonth from (year, month, tz).
+    year, month = check_periode(value).split("-")
     return int(year), int(month), None
 
 
@@ -446,7 +448,7 @@ def _basis_value(basis: SoapBasis) -> dict[str, Any]:
         "linje": [
             {
                 "varenr": line.varenr,
-                "antall": _antall(line.antall),
+                "antall": Decimal(format_antall(line.antall)),
                 "pris": line.pris,
                 "belop": line.belop,
                 "mvakode": _opt(line.mvakode),
@@ -471,6 +473,13 @@ def _basis_value(basis: SoapBasis) -> dict[str, Any]:
 
 
 # --- reply reading -------------------------------------------------------------------------------
+
+
+def _unwrap(reply: Any, name: str) -> list[Any]:
+    # zeep hands back the inner list itself when a response element has a single child.
+    if isinstance(reply, list):
+        return reply
+    return list(getattr(reply, name, None) or [])
 
 
 def _send_result(node: Any) -> SendResult:
@@ -583,8 +592,3 @@ def _is_certificate_problem(exc: BaseException) -> bool:
     return any(
         isinstance(c, ssl.SSLCertVerificationError | ssl.CertificateError) for c in _causes(exc)
     )
-
-
-def format_antall(value: Decimal) -> str:
-    """`antall` as the wire writes it: exactly two decimals."""
-    return str(_antall(value))
