@@ -234,7 +234,6 @@ class VismaClient:
             "SendFakturagrunnlag",
             body,
             context=f"bunt {buntreferanse} ({len(bases)} grunnlag)",
-            sending=True,
         )
         results = [_send_result(r) for r in _unwrap(reply, "resultat")]
         expected = [b.referanse for b in bases]
@@ -276,7 +275,7 @@ class VismaClient:
 
     # plumbing
 
-    def _call(self, operation: str, body: bytes, *, context: str, sending: bool = False) -> Any:
+    def _call(self, operation: str, body: bytes, *, context: str) -> Any:
         binding = self._contract.service._binding
         operation_obj = binding.get(operation)
         started = time.monotonic()
@@ -289,7 +288,7 @@ class VismaClient:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            error = _transport_error(exc, operation, sending)
+            error = _transport_error(exc, operation)
             self._log(operation, context, started, f"feil: {type(exc).__name__}")
             raise error from None
         try:
@@ -507,9 +506,16 @@ def _status_result(node: Any) -> StatusResult:
 
 
 def _fault_error(fault: zeep.exceptions.Fault, context: str) -> VismaError:
+    if not fault.code:
+        # zeep's name for "HTTP error status, but no SOAP fault in the body".
+        return TransientError(
+            f"Svaret fra Visma kunne ikke leses ({context}).",
+            code="UGYLDIG_SVAR",
+            maybe_delivered=True,
+        )
     code, tekst = "", ""
     detail = fault.detail
-    if detail is not None:
+    if isinstance(detail, etree._Element):
         code = (detail.findtext(f"{{{NAMESPACE}}}feil/{{{NAMESPACE}}}kode") or "").strip()
         tekst = (detail.findtext(f"{{{NAMESPACE}}}feil/{{{NAMESPACE}}}tekst") or "").strip()
     tekst = tekst or (fault.message or "").strip()
@@ -526,7 +532,7 @@ def _fault_error(fault: zeep.exceptions.Fault, context: str) -> VismaError:
     )
 
 
-def _transport_error(exc: requests.RequestException, operation: str, sending: bool) -> VismaError:
+def _transport_error(exc: requests.RequestException, operation: str) -> VismaError:
     """Sort a requests failure by whether the request may have reached the server."""
     if isinstance(exc, requests.exceptions.SSLError):
         if _is_certificate_problem(exc):
@@ -565,14 +571,14 @@ def _transport_error(exc: requests.RequestException, operation: str, sending: bo
 
 def _causes(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
-    stack: list[BaseException | None] = [exc]
+    stack: list[object] = [exc]
     while stack:
         current = stack.pop()
-        if current is None or any(current is s for s in seen):
+        if not isinstance(current, BaseException) or any(current is s for s in seen):
             continue
         seen.append(current)
         stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(a for a in current.args if isinstance(a, BaseException))
+        stack.extend(current.args)
     return seen
 
 

@@ -353,7 +353,7 @@ class SimulatorHandle:
     def faults(self) -> Faults:
         return self.server.injector.faults
 
-    def set_faults(self, faults: Faults | None = None, **changes: Any) -> Faults:
+    def set_faults(self, faults: Faults | None = None, /, **changes: Any) -> Faults:
         """Replace the fault settings (`faults`) or change some of them (`changes`)."""
         base = faults if faults is not None else self.server.injector.faults
         self.server.injector.configure(base.replace(**changes))

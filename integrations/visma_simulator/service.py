@@ -127,8 +127,8 @@ def make_kid(company: Company, fakturanummer: str) -> str:
         check = kid_mod11_check_digit(body)
         if check != "-":
             return body + check
-        # A MOD11 remainder of 10 has no digit; the KID must be digits only, so this invoice
-        # number gets a MOD10 KID instead (the bank accepts both).
+        # MOD11 remainder 10 is written "-", but the contract's KID is digits only: this
+        # invoice number gets a MOD10 check digit instead (either is a valid KID).
     return body + kid_mod10_check_digit(body)
 
 
