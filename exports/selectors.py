@@ -106,7 +106,7 @@ class Chunk:
 def selection_totals(selection: Selection) -> dict[str, int]:
     """How many bases the selection holds and their sum, for the button and the export record."""
     row = selection.queryset().aggregate(count=Count("pk"), total=Sum("total_ore"))
-    return {"count": row["count"] or 0, "total_ore": row["total_ore"] or 0}
+    return {"count": row["count"] or 0, "total_ore": row["total"] or 0}
 
 
 def _service_map(municipality: Municipality) -> dict[int, tuple[str, str, str, str, str, dict]]:

@@ -1,3 +1,17 @@
+from django.urls import path
+
+from . import views
+
 app_name = "exports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.history, name="history"),
+    path("ny/", views.export_start, name="start"),
+    path("utvalg/", views.period_preview, name="preview"),
+    path("overstyr/", views.override, name="override"),
+    path("oppsett/", views.profile_edit, name="profile"),
+    path("<int:pk>/", views.export_detail, name="detail"),
+    path("<int:pk>/fremdrift/", views.export_progress, name="progress"),
+    path("<int:pk>/fil/", views.download, name="download"),
+    path("<int:pk>/kundefil/", views.download_customers, name="download_customers"),
+]

@@ -1,0 +1,172 @@
+"""Forms of the export pages: the export profile, starting an export, overriding the lock."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from invoices.models import DimensionDefinition, Municipality
+
+from .models import DIM_SLOTS, KB_SLOTS, ExportFormat, ExportProfile
+
+
+class SlotsWidget(forms.MultiWidget):
+    # Rendered by the form renderer, which reads app template folders (exports/templates/).
+    template_name = "exports/widgets/slots.html"
+
+    def __init__(self, size: int, prefix: str, choices: list[tuple[str, str]]) -> None:
+        self.size = size
+        self.prefix = prefix
+        super().__init__([forms.Select(choices=choices) for _ in range(size)])
+
+    def decompress(self, value: Any) -> list[str]:
+        values = list(value) if isinstance(value, list | tuple) else []
+        return (values + [""] * self.size)[: self.size]
+
+    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        for i, sub in enumerate(context["widget"]["subwidgets"], start=1):
+            sub["slot_label"] = self.prefix.format(n=i)
+        return context
+
+
+class SlotsField(forms.MultiValueField):
+    """A fixed number of slots, each holding one of the municipality's dimension keys or ""."""
+
+    def __init__(self, size: int, prefix: str, choices: list[tuple[str, str]], **kw: Any) -> None:
+        fields = [forms.ChoiceField(choices=choices, required=False) for _ in range(size)]
+        super().__init__(
+            fields=fields,
+            widget=SlotsWidget(size, prefix, choices),
+            require_all_fields=False,
+            required=False,
+            **kw,
+        )
+        self.size = size
+
+    def compress(self, data_list: list[str]) -> list[str]:
+        values = [v or "" for v in (data_list or [])]
+        return (values + [""] * self.size)[: self.size]
+
+
+class ExportProfileForm(forms.ModelForm):
+    dim_required = forms.TypedMultipleChoiceField(
+        label=_("Påkrevde dimensjoner"),
+        choices=[(n, f"dim_{n}") for n in range(1, DIM_SLOTS + 1)],
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("En tom påkrevd dimensjon stopper eksporten."),
+    )
+
+    class Meta:
+        model = ExportProfile
+        fields = [
+            "transfer_route",
+            "encoding",
+            "line_ending",
+            "include_zero_amount",
+            "visma_layout",
+            "quantity_decimals",
+            "default_oppdragsgiver",
+            "kb_slots",
+            "agresso_layout",
+            "agresso_client",
+            "voucher_type",
+            "order_type",
+            "pay_method",
+            "responsible",
+            "responsible2",
+            "batch_prefix",
+            "order_id_start",
+            "order_id_end",
+            "customer_mode",
+            "dim_slots",
+            "dim_required",
+            "header_text_template",
+            "cs15_enabled",
+            "cs15_customer_group",
+        ]
+
+    def __init__(self, *args: Any, municipality: Municipality, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "—")] + [
+            (d.key, f"{d.name} ({d.key})")
+            for d in DimensionDefinition.objects.filter(municipality=municipality)
+        ]
+        self.fields["kb_slots"] = SlotsField(
+            KB_SLOTS, "KB{n:02d}", choices, label=_("Kontering KB01–KB10")
+        )
+        self.fields["dim_slots"] = SlotsField(
+            DIM_SLOTS, "dim_{n}", choices, label=_("Dimensjoner dim_1–dim_7")
+        )
+        for name in ("order_id_start", "order_id_end"):
+            self.fields[name].widget = forms.NumberInput(attrs={"min": 1})
+
+    def clean_default_oppdragsgiver(self) -> str:
+        value: str = self.cleaned_data.get("default_oppdragsgiver", "").strip()
+        if value and not re.fullmatch(r"[0-9]{3}", value):
+            raise forms.ValidationError(_("Oppdragsgiver er tre siffer, f.eks. 013."))
+        return value
+
+    def values(self) -> dict[str, Any]:
+        """The cleaned settings, ready for `export_profile_update`."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class StartExportForm(forms.Form):
+    period = forms.RegexField(label=_("Periode"), regex=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7)
+    format = forms.ChoiceField(label=_("Format"), choices=ExportFormat.choices)
+    unit = forms.CharField(label=_("Enhet"), required=False, max_length=32)
+    is_test = forms.BooleanField(label=_("Testfil (låser ingen grunnlag)"), required=False)
+
+
+class OverrideExportForm(forms.Form):
+    """Re-export of bases that were already exported: superbruker only, with a reason."""
+
+    references = forms.CharField(
+        label=_("Grunnlag"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Referanser (f.eks. 9999-000000123), skilt med mellomrom, komma eller linjeskift."
+        ),
+    )
+    format = forms.ChoiceField(label=_("Format"), choices=ExportFormat.choices)
+    reason = forms.CharField(
+        label=_("Begrunnelse"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        help_text=_("Påkrevd. Lagres i loggen sammen med hvem som overstyrte."),
+    )
+
+    def __init__(self, *args: Any, municipality: Municipality, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.municipality = municipality
+
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data.get("reason", "").strip()
+        if not reason:
+            raise forms.ValidationError(_("Skriv hvorfor grunnlagene skal eksporteres på nytt."))
+        return reason
+
+    def clean_references(self) -> list[int]:
+        raw: str = self.cleaned_data.get("references", "")
+        ids: list[int] = []
+        number = self.municipality.number
+        for token in re.split(r"[\s,;]+", raw.strip()):
+            if not token:
+                continue
+            match = re.fullmatch(r"(?:([0-9]{4})-)?0*([0-9]{1,12})", token)
+            if not match or (match.group(1) and match.group(1) != number):
+                raise forms.ValidationError(
+                    _("«%(t)s» er ikke en referanse i denne kommunen.") % {"t": token}
+                )
+            ids.append(int(match.group(2)))
+        if not ids:
+            raise forms.ValidationError(_("Oppgi minst ett grunnlag."))
+        if len(ids) > 1000:
+            raise forms.ValidationError(_("Høyst 1000 grunnlag om gangen."))
+        return sorted(set(ids))

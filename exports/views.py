@@ -1,0 +1,327 @@
+"""Export pages: start an export, follow it, read its report, download its file, the history,
+the superbruker's override, and the systemadministrator's export profile.
+
+Every object is fetched through `invoices.access`, so another municipality's export is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from invoices.access import (
+    ADMIN_ROLES,
+    BILLING_ROLES,
+    TEST_TRANSFER_ROLES,
+    Access,
+    get_for_access,
+    require_access,
+    scoped,
+)
+from invoices.models import BasisStatus, InvoiceBasis, Unit
+
+from .forms import ExportProfileForm, OverrideExportForm, StartExportForm
+from .models import Export, ExportFormat, ExportItem, ExportProfile, TransferRoute
+from .services import (
+    ExportError,
+    ExportIntegrityError,
+    export_create,
+    export_download,
+    export_profile_get,
+    export_profile_update,
+)
+
+HISTORY_PAGE = 50
+ITEMS_PAGE = 100
+
+
+def _export_for(access: Access, pk: int) -> Export:
+    return get_for_access(
+        Export.objects.select_related("municipality", "unit", "created_by"), access, pk=pk
+    )
+
+
+def _default_format(profile: ExportProfile) -> str:
+    return (
+        ExportFormat.AGRESSO
+        if profile.transfer_route == TransferRoute.AGRESSO_FILE
+        else ExportFormat.VISMA
+    )
+
+
+@login_required
+@require_GET
+def period_preview(request: HttpRequest) -> HttpResponse:
+    """The *Last ned eksportfil* box on the invoice list: what would go, and the button."""
+    access = require_access(request, BILLING_ROLES)
+    period = request.GET.get("period", "")
+    unit_code = request.GET.get("unit", "")
+    bases = scoped(InvoiceBasis.objects.all(), access).filter(
+        period=period, status=BasisStatus.APPROVED
+    )
+    if unit_code:
+        bases = bases.filter(unit__code=unit_code)
+    totals = bases.aggregate(count=Count("pk"), total=Sum("total_ore"))
+    profile = export_profile_get(access.municipality)
+    pending = (
+        scoped(Export.objects.all(), access)
+        .filter(period=period, status__in=["queued", "running"])
+        .order_by("-pk")
+        .first()
+    )
+    return render(
+        request,
+        "exports/_period_preview.html",
+        {
+            "period": period,
+            "unit_code": unit_code,
+            "count": totals["count"] or 0,
+            "total": totals["total"] or 0,
+            "profile": profile,
+            "default_format": _default_format(profile),
+            "formats": ExportFormat.choices,
+            "file_route": profile.transfer_route != TransferRoute.VISMA_API,
+            "can_test": access.can(TEST_TRANSFER_ROLES),
+            "pending": pending,
+        },
+    )
+
+
+@login_required
+@require_POST
+def export_start(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    form = StartExportForm(request.POST)
+    back = reverse("invoices:list")
+    if not form.is_valid():
+        messages.error(request, _("Ugyldig valg: sjekk periode og format."))
+        return redirect(back)
+    data = form.cleaned_data
+    back = f"{back}?{urlencode({'period': data['period']})}"
+    unit = None
+    if data["unit"]:
+        unit = scoped(Unit.objects.all(), access).filter(code=data["unit"]).first()
+        if unit is None:
+            messages.error(request, _("Ukjent enhet."))
+            return redirect(back)
+    try:
+        export = export_create(
+            access.municipality,
+            period=data["period"],
+            fmt=data["format"],
+            unit=unit,
+            actor=request.user,
+            is_test=data["is_test"],
+        )
+    except ExportError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    return redirect("exports:detail", pk=export.pk)
+
+
+def _detail_context(access: Access, export: Export) -> dict[str, Any]:
+    errors = sorted(export.errors, key=lambda f: (f.get("basis_pk") or 0, str(f.get("field"))))
+    return {
+        "export": export,
+        "errors": errors,
+        "warnings": export.warnings,
+        "hidden_findings": max(0, export.error_count + export.warning_count - len(export.findings)),
+        "can_override": access.can(TEST_TRANSFER_ROLES),
+        "has_already_exported": any(f.get("code") == "already_exported" for f in errors),
+    }
+
+
+@login_required
+@require_GET
+def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    export = _export_for(access, pk)
+    context = _detail_context(access, export)
+    items = (
+        ExportItem.objects.filter(export=export)
+        .select_related("basis", "basis__payer")
+        .order_by("basis_id")
+    )
+    context["items"] = Paginator(items, ITEMS_PAGE).get_page(request.GET.get("side"))
+    return render(request, "exports/export_detail.html", context)
+
+
+@login_required
+@require_GET
+def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The htmx fragment the progress page polls; a finished export reloads the whole page."""
+    access = require_access(request, BILLING_ROLES)
+    export = _export_for(access, pk)
+    response = render(request, "exports/_progress.html", _detail_context(access, export))
+    if export.is_finished and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _download(request: HttpRequest, pk: int, *, customers: bool) -> HttpResponseBase:
+    access = require_access(request, BILLING_ROLES)
+    export = _export_for(access, pk)
+    try:
+        handle, file_name = export_download(export, actor=request.user, customers=customers)
+    except ExportIntegrityError:
+        return render(request, "exports/integrity_error.html", {"export": export}, status=409)
+    response = FileResponse(
+        handle, as_attachment=True, filename=file_name, content_type="application/octet-stream"
+    )
+    response["Cache-Control"] = "no-store"
+    response["X-Content-SHA256"] = export.customer_sha256 if customers else export.sha256
+    return response
+
+
+@login_required
+@require_GET
+def download(request: HttpRequest, pk: int) -> HttpResponseBase:
+    return _download(request, pk, customers=False)
+
+
+@login_required
+@require_GET
+def download_customers(request: HttpRequest, pk: int) -> HttpResponseBase:
+    return _download(request, pk, customers=True)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    exports = scoped(Export.objects.select_related("created_by", "unit"), access).order_by(
+        "-created_at", "-pk"
+    )
+    page = Paginator(exports, HISTORY_PAGE).get_page(request.GET.get("side"))
+    return render(
+        request,
+        "exports/history.html",
+        {"page": page, "can_override": access.can(TEST_TRANSFER_ROLES)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def override(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, TEST_TRANSFER_ROLES)
+    profile = export_profile_get(access.municipality)
+    if request.method == "POST":
+        form = OverrideExportForm(request.POST, municipality=access.municipality)
+        if form.is_valid():
+            ids = form.cleaned_data["references"]
+            periods = set(
+                scoped(InvoiceBasis.objects.all(), access)
+                .filter(pk__in=ids)
+                .values_list("period", flat=True)
+            )
+            if len(periods) != 1:
+                form.add_error(
+                    "references",
+                    _("Fant ikke grunnlagene.")
+                    if not periods
+                    else _("Alle grunnlagene må være fra samme periode."),
+                )
+            else:
+                try:
+                    export = export_create(
+                        access.municipality,
+                        period=periods.pop(),
+                        fmt=form.cleaned_data["format"],
+                        basis_ids=ids,
+                        actor=request.user,
+                        override_reason=form.cleaned_data["reason"],
+                    )
+                except ExportError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    return redirect("exports:detail", pk=export.pk)
+    else:
+        initial: dict[str, Any] = {"format": _default_format(profile)}
+        basis_pk = request.GET.get("grunnlag", "")
+        if basis_pk.isdigit():
+            basis = scoped(InvoiceBasis.objects.all(), access).filter(pk=int(basis_pk)).first()
+            if basis is not None:
+                initial["references"] = basis.reference
+        form = OverrideExportForm(initial=initial, municipality=access.municipality)
+    return render(request, "exports/override.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, ADMIN_ROLES)
+    profile = export_profile_get(access.municipality)
+    if request.method == "POST":
+        form = ExportProfileForm(request.POST, instance=profile, municipality=access.municipality)
+        if form.is_valid():
+            try:
+                export_profile_update(
+                    ExportProfile.objects.get(pk=profile.pk),
+                    values=form.values(),
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    form.add_error(None, exc)
+            except ExportError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Eksportoppsettet er lagret."))
+                return redirect("exports:profile")
+    else:
+        form = ExportProfileForm(instance=profile, municipality=access.municipality)
+    sections = [(title, [form[name] for name in names]) for title, names in _PROFILE_SECTIONS]
+    return render(
+        request,
+        "exports/profile_form.html",
+        {"form": form, "sections": sections, "profile": ExportProfile.objects.get(pk=profile.pk)},
+    )
+
+
+_PROFILE_SECTIONS = [
+    (
+        _lazy("Generelt"),
+        ("transfer_route", "encoding", "line_ending", "include_zero_amount"),
+    ),
+    (
+        _lazy("Visma Enterprise Fakturering"),
+        ("visma_layout", "quantity_decimals", "default_oppdragsgiver", "kb_slots"),
+    ),
+    (
+        _lazy("Agresso / UBW (LG04 og CS15)"),
+        (
+            "agresso_layout",
+            "agresso_client",
+            "voucher_type",
+            "order_type",
+            "pay_method",
+            "responsible",
+            "responsible2",
+            "batch_prefix",
+            "order_id_start",
+            "order_id_end",
+            "customer_mode",
+            "dim_slots",
+            "dim_required",
+            "header_text_template",
+            "cs15_enabled",
+            "cs15_customer_group",
+        ),
+    ),
+]
