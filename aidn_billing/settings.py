@@ -197,13 +197,44 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Finds Visma calls whose worker died (expired lease) and transfers that stalled.
+    "visma-sweep-stuck-attempts": {
+        "task": "integrations.tasks.sweep_stuck_attempts",
+        "schedule": 60.0,
+    },
+    # Reads invoice number, due date and KID back from Visma for sent bases.
+    "visma-refresh-status": {"task": "integrations.tasks.refresh_status", "schedule": 3600.0},
+}
 
 # Visma web service: plain http is allowed only for loopback, or for hosts listed here (test rigs).
 VISMA_HTTP_ALLOWED_HOSTS = env.list("VISMA_HTTP_ALLOWED_HOSTS", default=[])
 VISMA_CONNECT_TIMEOUT = env.float("VISMA_CONNECT_TIMEOUT", default=5.0)
 VISMA_READ_TIMEOUT = env.float("VISMA_READ_TIMEOUT", default=60.0)
 VISMA_SIMULATOR_PORT = env.int("VISMA_SIMULATOR_PORT", default=8290)
+# Sending (docs/visma.md). Calls in parallel per transfer (one per worker process), and bases
+# per call (the contract allows 1–200).
+VISMA_PARALLEL_CALLS = env.int("VISMA_PARALLEL_CALLS", default=4)
+VISMA_BATCH_SIZE = env.int("VISMA_BATCH_SIZE", default=200)
+if not 1 <= VISMA_BATCH_SIZE <= 200:
+    raise ImproperlyConfigured("VISMA_BATCH_SIZE must be between 1 and 200")
+# A worker's claim on a batch expires after this long; the sweeper then asks HentStatus. It must
+# outlast the longest possible call, or a slow call could be taken for a dead one.
+VISMA_LEASE_SECONDS = env.float("VISMA_LEASE_SECONDS", default=300.0)
+if VISMA_LEASE_SECONDS <= VISMA_CONNECT_TIMEOUT + VISMA_READ_TIMEOUT:
+    raise ImproperlyConfigured(
+        "VISMA_LEASE_SECONDS must be longer than VISMA_CONNECT_TIMEOUT + VISMA_READ_TIMEOUT"
+    )
+# Retries of calls that surely did not arrive: exponential backoff with jitter, capped.
+VISMA_RETRY_BASE_SECONDS = env.float("VISMA_RETRY_BASE_SECONDS", default=10.0)
+VISMA_RETRY_MAX_SECONDS = env.float("VISMA_RETRY_MAX_SECONDS", default=600.0)
+VISMA_MAX_SEND_ATTEMPTS = env.int("VISMA_MAX_SEND_ATTEMPTS", default=8)
+# After a lost reply, wait this long before asking HentStatus (the call may still be running).
+VISMA_STATUS_SETTLE_SECONDS = env.float("VISMA_STATUS_SETTLE_SECONDS", default=VISMA_READ_TIMEOUT)
+# The sweeper wakes a transfer whose due work has waited this long without a worker.
+VISMA_SWEEP_GRACE_SECONDS = env.float("VISMA_SWEEP_GRACE_SECONDS", default=60.0)
+# One task run sends for at most this long, then hands over to a fresh task.
+VISMA_WORKER_TIME_BUDGET = env.float("VISMA_WORKER_TIME_BUDGET", default=600.0)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -1,0 +1,22 @@
+"""Celery tasks of the Visma integration: thin wrappers; the outbox rows make them idempotent."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_transfer(transfer_id: int) -> None:
+    services.transfer_process(transfer_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_attempts() -> None:
+    services.attempts_sweep()
+
+
+@shared_task(ignore_result=True)
+def refresh_status(municipality_id: int | None = None) -> None:
+    services.status_refresh_for(municipality_id)

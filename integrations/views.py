@@ -1,0 +1,321 @@
+"""Pages of the Visma integration. Every object is fetched through invoices.access (another
+municipality's object is a 404); every write goes through integrations.services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from invoices.access import (
+    ADMIN_ROLES,
+    BILLING_ROLES,
+    TEST_TRANSFER_ROLES,
+    VIEW_ROLES,
+    get_for_access,
+    get_invoice_basis_for_user,
+    require_access,
+    scoped,
+)
+from invoices.models import InvoiceBasis
+
+from . import services
+from .forms import TestTransferForm, VismaSettingsForm
+from .models import AttemptState, BasisVismaStatus, Transfer, TransferAttempt
+
+ATTEMPTS_PER_PAGE = 100
+TEST_CANDIDATES = 200
+
+
+# --- settings (systemadministrator) --------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, ADMIN_ROLES)
+    current = services.visma_settings_for(access.municipality)
+    if request.method == "POST":
+        form = VismaSettingsForm(request.POST, instance=current)
+        if form.is_valid():
+            try:
+                services.visma_settings_update(
+                    access.municipality, actor=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Innstillingene er lagret."))
+                return redirect("integrations:settings")
+    else:
+        form = VismaSettingsForm(instance=current)
+    last_stopped = (
+        scoped(Transfer.objects.all(), access)
+        .filter(status="stopped", is_test=False)
+        .order_by("-created_at")
+        .first()
+    )
+    return render(
+        request,
+        "integrations/settings.html",
+        {"form": form, "current": current, "last_stopped": last_stopped},
+    )
+
+
+@login_required
+@require_POST
+def settings_test(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, ADMIN_ROLES)
+    outcome = services.visma_settings_test(access.municipality, actor=request.user)
+    if request.headers.get("HX-Request"):
+        return render(request, "integrations/_ping_result.html", {"outcome": outcome})
+    (messages.success if outcome.ok else messages.error)(request, outcome.message)
+    return redirect("integrations:settings")
+
+
+# --- sending (merkantil, superbruker) ------------------------------------------------------------
+
+
+def _period(request: HttpRequest) -> str:
+    period = (request.GET.get("period") or request.POST.get("period") or "").strip()
+    if len(period) == 7 and period[4] == "-" and period.replace("-", "").isdigit():
+        return period
+    return ""
+
+
+@login_required
+@require_GET
+def period_actions(request: HttpRequest) -> HttpResponse:
+    """The *Send til Visma* button on the invoice list (loaded by htmx, so the list itself pays
+    no queries for it). Empty unless the user may send and the integration is enabled."""
+    access = require_access(request)
+    period = _period(request)
+    settings_obj = services.visma_settings_for(access.municipality)
+    context = {
+        "period": period,
+        "show": bool(
+            period and access.can(BILLING_ROLES) and settings_obj and settings_obj.enabled
+        ),
+        "can_test": access.can(TEST_TRANSFER_ROLES),
+    }
+    if context["show"]:
+        context["summary"] = services.period_send_summary(access.municipality, period)
+    return render(request, "integrations/_period_actions_content.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def send_confirm(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    period = _period(request)
+    if request.method == "POST":
+        try:
+            transfer = services.transfer_start(
+                access.municipality, period=period or None, actor=request.user
+            )
+        except services.TransferError as exc:
+            messages.error(request, exc.message)
+            return redirect(f"{_list_url()}?period={period}")
+        messages.success(
+            request,
+            _("Overføringen er startet: %(n)d grunnlag sendes til Visma.")
+            % {"n": transfer.basis_count},
+        )
+        return redirect("integrations:transfer_detail", pk=transfer.pk)
+    settings_obj = services.visma_settings_for(access.municipality)
+    summary = services.period_send_summary(access.municipality, period) if period else None
+    return render(
+        request,
+        "integrations/send_confirm.html",
+        {
+            "period": period,
+            "summary": summary,
+            "enabled": bool(settings_obj and settings_obj.enabled),
+        },
+    )
+
+
+def _list_url() -> str:
+    return reverse("invoices:list")
+
+
+@login_required
+@require_POST
+def transfer_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    transfer = get_for_access(Transfer.objects.all(), access, pk=pk)
+    try:
+        retry = services.transfer_retry_failed(transfer, actor=request.user)
+    except services.TransferError as exc:
+        messages.error(request, exc.message)
+        return redirect("integrations:transfer_detail", pk=transfer.pk)
+    messages.success(
+        request, _("%(n)d feilede grunnlag sendes på nytt.") % {"n": retry.basis_count}
+    )
+    return redirect("integrations:transfer_detail", pk=retry.pk)
+
+
+@login_required
+@require_POST
+def status_refresh(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    settings_obj = services.visma_settings_for(access.municipality)
+    if not settings_obj or not settings_obj.enabled:
+        messages.error(request, _("Integrasjonen til Visma er ikke aktivert."))
+    else:
+        from .tasks import refresh_status
+
+        municipality_id = access.municipality.pk
+        transaction.on_commit(lambda: refresh_status.delay(municipality_id))
+        messages.info(
+            request,
+            _("Status hentes fra Visma i bakgrunnen. Last siden på nytt om litt."),
+        )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("integrations:transfers")
+    return redirect(target)
+
+
+# --- test transfers (superbruker) ----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def test_transfer(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, TEST_TRANSFER_ROLES)
+    bases = scoped(InvoiceBasis.objects.all(), access).filter(status="approved")
+    periods = list(bases.order_by("-period").values_list("period", flat=True).distinct()[:36])
+    period = _period(request) or (periods[0] if periods else "")
+    candidates = list(
+        bases.filter(period=period).select_related("payer").order_by("pk")[:TEST_CANDIDATES]
+    )
+    choices = [(b.pk, b.source_reference) for b in candidates]
+    form = TestTransferForm(request.POST or None, choices=choices)
+    if request.method == "POST" and form.is_valid():
+        try:
+            transfer = services.transfer_start(
+                access.municipality,
+                basis_ids=form.cleaned_data["bases"],
+                actor=request.user,
+                test=True,
+            )
+        except services.TransferError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Testoverføringen er startet. Ingenting blir låst."))
+            return redirect("integrations:transfer_detail", pk=transfer.pk)
+    settings_obj = services.visma_settings_for(access.municipality)
+    return render(
+        request,
+        "integrations/test_transfer.html",
+        {
+            "form": form,
+            "candidates": candidates,
+            "period": period,
+            "periods": periods,
+            "enabled": bool(settings_obj and settings_obj.enabled),
+            "max_bases": services.MAX_TEST_BASES,
+        },
+    )
+
+
+# --- history and progress (everyone in the municipality) -----------------------------------------
+
+
+@login_required
+@require_GET
+def transfer_list(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, VIEW_ROLES)
+    transfers = scoped(Transfer.objects.all(), access).select_related("created_by")
+    page = Paginator(transfers.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "integrations/transfer_list.html",
+        {"page": page, "can_bill": access.can(BILLING_ROLES)},
+    )
+
+
+def _progress_context(transfer: Transfer) -> dict[str, object]:
+    counts = services.transfer_counts(transfer)
+    done = sum(counts.get(s, 0) for s in ("sent", "rejected", "validated", "failed"))
+    rows = [
+        (state, label, counts.get(state, 0))
+        for state, label in AttemptState.choices
+        if counts.get(state, 0) or state in ("pending", "sent", "failed")
+    ]
+    return {
+        "transfer": transfer,
+        "counts": counts,
+        "state_rows": rows,
+        "done": done,
+        "total": transfer.basis_count,
+        "retryable": (
+            not transfer.is_test
+            and not transfer.is_active
+            and transfer.attempts.filter(state="failed", retryable=True).exists()
+        ),
+    }
+
+
+@login_required
+@require_GET
+def transfer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, VIEW_ROLES)
+    transfer = get_for_access(
+        Transfer.objects.select_related("created_by", "retry_of"), access, pk=pk
+    )
+    state = request.GET.get("state", "")
+    attempts = transfer.attempts.select_related("basis__payer").order_by("id")
+    if state in AttemptState.values:
+        attempts = attempts.filter(state=state)
+    page = Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = _progress_context(transfer)
+    context.update(
+        {
+            "page": page,
+            "state": state,
+            "states": AttemptState.choices,
+            "can_bill": access.can(BILLING_ROLES),
+        }
+    )
+    return render(request, "integrations/transfer_detail.html", context)
+
+
+@login_required
+@require_GET
+def transfer_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, VIEW_ROLES)
+    transfer = get_for_access(Transfer.objects.all(), access, pk=pk)
+    context = _progress_context(transfer)
+    context["can_bill"] = access.can(BILLING_ROLES)
+    return render(request, "integrations/_progress.html", context)
+
+
+@login_required
+@require_GET
+def basis_extra(request: HttpRequest, pk: int) -> HttpResponse:
+    """Attempts, grunnlagId, invoice number, KID and due date on the basis page (htmx)."""
+    access = require_access(request, VIEW_ROLES)
+    basis = get_invoice_basis_for_user(access, pk)
+    attempts = (
+        TransferAttempt.objects.filter(basis=basis)
+        .select_related("transfer")
+        .order_by("-created_at", "-id")[:20]
+    )
+    status = BasisVismaStatus.objects.filter(basis=basis).first()
+    return render(
+        request,
+        "integrations/_basis_visma.html",
+        {"basis": basis, "attempts": attempts, "status": status},
+    )

@@ -1,0 +1,302 @@
+"""Invoice bases (models) → `SoapBasis` (the adapter's input), and the checks Visma would fail.
+
+Reads a batch with a fixed number of queries (bases with payer, their lines, the catalogue and
+the municipality's kontering order once), so a 200-basis call costs the same few queries as one.
+
+Decisions the contract leaves to us:
+- `oppdragsgiver` is per basis in the web service but per service in the catalogue. Each line's
+  service gives it (or the municipality's default in the export profile). A basis whose lines
+  belong to more than one oppdragsgiver is not sent: it is rejected locally with a message that
+  names them, since splitting it would break "one basis = one invoice = one referanse".
+- Names and addresses are cut to Visma's widths (navn/adresse 40, poststed 30), as the file route
+  does; texts are wrapped at word boundaries into 50-character `tekst` lines, never cut.
+- Kontering KB01–KB10 follows the export profile's KB slot mapping when it names any slot, else
+  the municipality's dimensions in their order (first dimension → KB01).
+- Anything Visma would reject for certain (missing postcode, vare, oppdragsgiver, a bad customer
+  number, an amount that is not quantity × price) is reported before any call is made.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from invoices.models import DimensionDefinition, InvoiceBasis, InvoiceLine, Municipality, Service
+
+from .types import Melding, SoapBasis, SoapLine
+
+NAME_WIDTH = 40
+ADDRESS_WIDTH = 40
+PLACE_WIDTH = 30
+TEXT_WIDTH = 50
+MAX_TEXTS = 99
+MAX_LINES = 99
+KB_WIDTH = 12
+KB_SLOTS = 10
+
+_DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (3, 4, 9, 11)}
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    """What every basis of one municipality is mapped with."""
+
+    default_oppdragsgiver: str = ""
+    # KB slot (1..10) → dimension key.
+    kb_slots: Mapping[int, str] = field(default_factory=dict)
+    # service pk → (oppdragsgiver, vare, vat code, default dimensions)
+    services: Mapping[int, tuple[str, str, str, Mapping[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A basis that cannot be sent as it is, with Visma-style messages."""
+
+    referanse: str
+    meldinger: tuple[Melding, ...]
+
+
+def context_for(municipality: Municipality) -> MappingContext:
+    default_og, slots = "", {}
+    profile = _export_profile(municipality)
+    if profile is not None:
+        default_og = getattr(profile, "default_oppdragsgiver", "") or ""
+        raw = getattr(profile, "kb_slots", None) or []
+        if isinstance(raw, list):
+            slots = {i: key for i, key in enumerate(raw[:KB_SLOTS], start=1) if key}
+    if not slots:
+        keys = DimensionDefinition.objects.filter(municipality=municipality).order_by(
+            "position", "key"
+        )
+        slots = dict(enumerate(keys.values_list("key", flat=True)[:KB_SLOTS], start=1))
+    services = {
+        pk: (og, vare, vat, dims or {})
+        for pk, og, vare, vat, dims in Service.objects.filter(
+            municipality=municipality
+        ).values_list("pk", "visma_oppdragsgiver", "visma_vare", "vat_code", "default_dimensions")
+    }
+    return MappingContext(default_oppdragsgiver=default_og, kb_slots=slots, services=services)
+
+
+def _export_profile(municipality: Municipality) -> Any:
+    # The export profile belongs to the file-export app; the web service only borrows two values.
+    try:
+        from exports.models import ExportProfile
+    except ImportError:  # pragma: no cover - the app is always installed in this project
+        return None
+    return ExportProfile.objects.filter(municipality=municipality).first()
+
+
+_BASIS_COLUMNS = (
+    "pk",
+    "period",
+    "credits_id",
+    "municipality__number",
+    "payer__national_id",
+    "payer__org_number",
+    "payer__name",
+    "payer__address1",
+    "payer__address2",
+    "payer__postcode",
+    "payer__place",
+)
+_LINE_COLUMNS = (
+    "basis_id",
+    "line_no",
+    "service_id",
+    "description",
+    "quantity",
+    "unit_price_ore",
+    "amount_ore",
+    "texts",
+    "dimensions",
+)
+
+
+def load(basis_ids: Sequence[int], context: MappingContext) -> dict[int, SoapBasis | Rejected]:
+    """Map the given bases (of one municipality); missing ids are simply absent from the result."""
+    rows = list(InvoiceBasis.objects.filter(pk__in=basis_ids).values_list(*_BASIS_COLUMNS))
+    credits_ids = {r[2] for r in rows if r[2]}
+    credit_refs = dict(
+        InvoiceBasis.objects.filter(pk__in=credits_ids).values_list("pk", "municipality__number")
+    )
+    lines: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for line in (
+        InvoiceLine.objects.filter(basis_id__in=basis_ids)
+        .order_by("basis_id", "line_no")
+        .values_list(*_LINE_COLUMNS)
+    ):
+        lines[line[0]].append(line)
+    out: dict[int, SoapBasis | Rejected] = {}
+    for row in rows:
+        pk, period, credits_id, number = row[0], row[1], row[2], row[3]
+        credits_ref = reference(credit_refs[credits_id], credits_id) if credits_id else ""
+        out[pk] = to_soap(
+            referanse=reference(number, pk),
+            period=period,
+            credits_reference=credits_ref,
+            payer=row[4:],
+            lines=lines.get(pk, []),
+            context=context,
+        )
+    return out
+
+
+def reference(municipality_number: str, pk: int) -> str:
+    """Same as `InvoiceBasis.reference`, without loading the basis."""
+    return f"{municipality_number}-{pk:09d}"
+
+
+def to_soap(
+    *,
+    referanse: str,
+    period: str,
+    credits_reference: str,
+    payer: Sequence[str],
+    lines: Iterable[Sequence[Any]],
+    context: MappingContext,
+) -> SoapBasis | Rejected:
+    problems: list[Melding] = []
+    national_id, org_number, name, address1, address2, postcode, place = payer
+    kundenr = national_id or org_number
+    if not (
+        (len(kundenr) == 11 and _DIGITS[11].fullmatch(kundenr))
+        or (len(kundenr) == 9 and _DIGITS[9].fullmatch(kundenr))
+    ):
+        problems.append(
+            Melding("UGYLDIG_KUNDENR", "Betaleren mangler gyldig kundenummer", "kunde.kundenr")
+        )
+    navn = _one_line(name)[:NAME_WIDTH].strip()
+    if not navn:
+        problems.append(Melding("MANGLER_NAVN", "Betaleren mangler navn", "kunde.navn"))
+    if not _DIGITS[4].fullmatch(postcode or ""):
+        problems.append(
+            Melding("MANGLER_POSTNR", "Betaleren mangler gyldig postnummer", "kunde.postnr")
+        )
+
+    soap_lines: list[SoapLine] = []
+    oppdragsgivere: set[str] = set()
+    line_rows = list(lines)
+    if not line_rows:
+        problems.append(Melding("INGEN_LINJER", "Grunnlaget har ingen linjer", "linje"))
+    if len(line_rows) > MAX_LINES:
+        problems.append(Melding("FOR_MANGE_LINJER", "Mer enn 99 linjer", "linje"))
+    for index, line in enumerate(line_rows, start=1):
+        mapped = _line(index, line, context, problems)
+        if mapped is not None:
+            soap_line, oppdragsgiver = mapped
+            soap_lines.append(soap_line)
+            if oppdragsgiver:
+                oppdragsgivere.add(oppdragsgiver)
+    if len(oppdragsgivere) > 1:
+        problems.append(
+            Melding(
+                "FLERE_OPPDRAGSGIVERE",
+                "Linjene hører til flere oppdragsgivere ("
+                + ", ".join(sorted(oppdragsgivere))
+                + "); ett grunnlag kan bare ha én oppdragsgiver i Visma",
+                "oppdragsgiver",
+            )
+        )
+    if problems:
+        return Rejected(referanse, tuple(problems))
+    return SoapBasis(
+        referanse=referanse,
+        periode=period,
+        kundenr=kundenr,
+        navn=navn,
+        oppdragsgiver=oppdragsgivere.pop(),
+        linjer=tuple(soap_lines),
+        kreditnota_for=credits_reference,
+        adresse1=_one_line(address1)[:ADDRESS_WIDTH].strip(),
+        adresse2=_one_line(address2)[:ADDRESS_WIDTH].strip(),
+        postnr=postcode,
+        poststed=_one_line(place)[:PLACE_WIDTH].strip(),
+    )
+
+
+def _line(
+    index: int, line: Sequence[Any], context: MappingContext, problems: list[Melding]
+) -> tuple[SoapLine, str] | None:
+    _, _, service_id, description, quantity, price, amount, texts, dimensions = line
+    where = f"linje[{index}]"
+    service = context.services.get(service_id)
+    if service is None:
+        problems.append(Melding("UKJENT_TJENESTE", "Tjenesten finnes ikke", f"{where}.varenr"))
+        return None
+    oppdragsgiver, vare, vat_code, service_dims = service
+    oppdragsgiver = oppdragsgiver or context.default_oppdragsgiver
+    ok = True
+    if not _DIGITS[3].fullmatch(oppdragsgiver or ""):
+        problems.append(
+            Melding(
+                "MANGLER_OPPDRAGSGIVER",
+                "Tjenesten har ingen Visma-oppdragsgiver, og kommunen har ingen standard",
+                "oppdragsgiver",
+            )
+        )
+        ok = False
+    if not _DIGITS[4].fullmatch(vare or ""):
+        problems.append(
+            Melding("MANGLER_VARE", "Tjenesten mangler Visma-varenummer", f"{where}.varenr")
+        )
+        ok = False
+    quantity = Decimal(quantity)
+    if int((quantity * price).quantize(Decimal("1"), rounding=ROUND_HALF_UP)) != amount:
+        problems.append(
+            Melding("BELOP_STEMMER_IKKE", "Beløpet er ikke antall × pris", f"{where}.belop")
+        )
+        ok = False
+    merged = {**(service_dims or {}), **(dimensions or {})}
+    kontering: dict[int, str] = {}
+    for slot, key in context.kb_slots.items():
+        value = merged.get(key)
+        if value in (None, ""):
+            continue
+        value = str(value)
+        if len(value) > KB_WIDTH:
+            problems.append(
+                Melding(
+                    "FOR_LANG_KONTERING",
+                    f"Konteringsverdien for {key} er lengre enn {KB_WIDTH} tegn",
+                    f"{where}.kontering",
+                )
+            )
+            ok = False
+        kontering[slot] = value
+    tekster = _texts(texts or ([description] if description else []))
+    if len(tekster) > MAX_TEXTS:
+        problems.append(
+            Melding("FOR_MANGE_TEKSTER", "Mer enn 99 tekstlinjer på linjen", f"{where}.tekst")
+        )
+        ok = False
+    if not ok:
+        return None
+    return (
+        SoapLine(
+            varenr=vare,
+            antall=quantity,
+            pris=int(price),
+            belop=int(amount),
+            mvakode=(vat_code or "")[:3],
+            kontering=kontering,
+            tekster=tuple(tekster),
+        ),
+        oppdragsgiver,
+    )
+
+
+def _one_line(value: str | None) -> str:
+    return " ".join((value or "").split())
+
+
+def _texts(texts: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for text in texts:
+        out.extend(textwrap.wrap(_one_line(str(text)), TEXT_WIDTH) or [])
+    return out

@@ -1,0 +1,443 @@
+"""The delivery protocol over real HTTP against the simulator (which does not deduplicate here,
+so any second delivery of a basis would show as a second stored copy)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from integrations import services
+from integrations.models import AttemptState, BasisVismaStatus, Transfer, TransferAttempt
+from integrations.visma.client import get_client
+from integrations.visma.errors import ClientFault
+from integrations.visma.mapping import context_for, load
+from invoices.identifiers import is_valid_kid
+from invoices.models import AuditEvent, BasisStatus, InvoiceBasis
+from tests import factories
+from tests.integrations.conftest import DEMO_PASSWORD, configure
+from tests.integrations.helpers import bulk_bases, per_ref, run_transfer, states
+
+
+def _status(pk: int) -> str:
+    return InvoiceBasis.objects.values_list("status", flat=True).get(pk=pk)
+
+
+def test_happy_path_sends_each_basis_once(kommune_a, visma_a, simulator, merkantil_a, wakeups):
+    ids = bulk_bases(kommune_a, 450)
+    transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+
+    # Bases are locked in the same transaction as the outbox rows, before any call.
+    assert {_status(pk) for pk in ids} == {BasisStatus.SENDING}
+    assert transfer.attempts.filter(state=AttemptState.PENDING).count() == 450
+    run_transfer(transfer)
+
+    assert transfer.status == "done"
+    assert states(transfer) == {"sent": 450}
+    assert {_status(pk) for pk in ids} == {BasisStatus.SENT}
+    stats = simulator.stats()
+    assert stats["calls"]["SendFakturagrunnlag"] == 3  # 200 + 200 + 50
+    assert stats["stored_unique"] == 450 and stats["stored_more_than_once"] == []
+    assert all(a.grunnlag_id for a in transfer.attempts.all())
+    assert len({a.batch_reference for a in transfer.attempts.all()}) == 3
+    assert AuditEvent.objects.filter(action="visma.transfer_finished", object_id=str(transfer.pk))
+
+
+def test_rejected_bases_get_visma_messages_and_can_be_corrected(
+    kommune_a, visma_a, simulator, merkantil_a
+):
+    good = factories.basis(kommune_a)
+    unknown_vare = factories.service(kommune_a, code="XX", visma_vare="0999")
+    bad = factories.basis(kommune_a, lines=[{"service": unknown_vare}])
+    transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+
+    rejected = transfer.attempts.get(basis=bad)
+    assert rejected.state == AttemptState.REJECTED and not rejected.retryable
+    assert rejected.visma_status == "AVVIST"
+    assert [m["kode"] for m in rejected.messages] == ["UKJENT_VARE"]
+    assert rejected.messages[0]["felt"] == "linje[1].varenr"
+    # The basis leaves *sending* for *failed*: not locked, so it can be corrected.
+    assert _status(bad.pk) == BasisStatus.FAILED
+    assert not InvoiceBasis.objects.get(pk=bad.pk).is_locked
+    assert _status(good.pk) == BasisStatus.SENT
+    assert transfer.status == "done"
+    # A rejected basis is not offered for a plain resend.
+    with pytest.raises(services.TransferError):
+        services.transfer_retry_failed(transfer, actor=merkantil_a)
+
+
+def test_wrong_password_stops_the_run_and_retry_after_fix_sends(
+    kommune_a, visma_a, simulator, merkantil_a
+):
+    ids = bulk_bases(kommune_a, 250)
+    configure(kommune_a, simulator.url, password="wrong-password")
+    transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+
+    assert transfer.status == "stopped"
+    assert "passord" in transfer.stop_reason
+    assert states(transfer) == {"failed": 250}
+    assert all(a.retryable for a in transfer.attempts.all())
+    assert {_status(pk) for pk in ids} == {BasisStatus.FAILED}
+    assert simulator.stats()["stored_total"] == 0
+    assert simulator.stats()["calls"].get("SendFakturagrunnlag", 0) <= 1
+    event = AuditEvent.objects.get(action="visma.transfer_stopped", object_id=str(transfer.pk))
+    assert event.data["code"]
+
+    configure(kommune_a, simulator.url, password=DEMO_PASSWORD)
+    retry = run_transfer(services.transfer_retry_failed(transfer, actor=merkantil_a))
+    assert retry.retry_of_id == transfer.pk
+    assert states(retry) == {"sent": 250}
+    assert simulator.stats()["stored_unique"] == 250
+    assert simulator.stats()["stored_more_than_once"] == []
+
+
+def test_unknown_company_stops_the_run(kommune_a, visma_a, simulator, merkantil_a):
+    factories.basis(kommune_a)
+    configure(kommune_a, simulator.url, selskap="77")
+    transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+    assert transfer.status == "stopped"
+    assert "Ukjent selskap" in transfer.stop_reason and "77" in transfer.stop_reason
+    assert states(transfer) == {"failed": 1}
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"http_5xx_rate": 0.5, "seed": 3},
+        {"http_429_rate": 0.3, "server_fault_rate": 0.3, "seed": 1},
+        {"reset_rate": 0.4, "seed": 7},
+        {"timeout_rate": 0.5, "timeout_seconds": 0.8, "seed": 11},
+        {"garbled_rate": 0.5, "seed": 13},
+    ],
+    ids=["5xx", "429+fault", "reset", "timeout", "garbled"],
+)
+def test_transient_faults_are_recovered_exactly_once(
+    kommune_a, visma_a, simulator, merkantil_a, settings, faults
+):
+    settings.VISMA_READ_TIMEOUT = 0.4
+    settings.VISMA_BATCH_SIZE = 25
+    ids = bulk_bases(kommune_a, 100)
+    simulator.set_faults(**faults)
+    transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+    simulator.set_faults(http_5xx_rate=0, http_429_rate=0, server_fault_rate=0)
+
+    assert states(transfer) == {"sent": 100}
+    stats = simulator.stats()
+    assert sum(stats["faults_injected"].values()) > 0, "the faults must actually have happened"
+    assert stats["stored_unique"] == 100
+    assert stats["stored_more_than_once"] == []
+    assert {_status(pk) for pk in ids} == {BasisStatus.SENT}
+
+
+def test_lost_reply_is_resolved_by_hentstatus_without_a_resend(
+    kommune_a, visma_a, simulator, merkantil_a
+):
+    ids = bulk_bases(kommune_a, 30)
+    simulator.set_faults(drop_reply_rate=1.0, operations=["SendFakturagrunnlag"])
+    transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+
+    services.transfer_process(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == "done"
+    assert states(transfer) == {"sent": 30}
+    stats = simulator.stats()
+    assert stats["calls"]["SendFakturagrunnlag"] == 1
+    assert stats["calls"]["HentStatus"] == 1
+    refs = per_ref(stats)
+    assert len(refs) == 30
+    # Exactly one store call per referanse: the lost reply was looked up, never resent.
+    assert {r["received"] for r in refs.values()} == {1}
+    assert {r["stored"] for r in refs.values()} == {1}
+    assert {a.visma_status for a in transfer.attempts.all()} == {"MOTTATT"}
+    assert {_status(pk) for pk in ids} == {BasisStatus.SENT}
+
+
+def test_lost_reply_is_not_resent_until_hentstatus_answers(
+    kommune_a, visma_a, simulator, merkantil_a
+):
+    bulk_bases(kommune_a, 10)
+    # Replies are lost, and HentStatus is unavailable for a while.
+    simulator.set_faults(drop_reply_rate=1.0, operations=["SendFakturagrunnlag"])
+    transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+    claim = services._claim(transfer.pk, "w1")
+    assert claim is not None
+    services._deliver(claim)
+    assert states(transfer) == {"unknown": 10}
+    assert all(a.status_check_required for a in transfer.attempts.all())
+
+    simulator.set_faults(drop_reply_rate=0, http_5xx_rate=1.0, operations=["HentStatus"])
+    for _ in range(3):
+        services.transfer_process(transfer.pk)
+    assert states(transfer) == {"unknown": 10}
+    assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 1  # nothing resent meanwhile
+
+    simulator.set_faults(http_5xx_rate=0)
+    run_transfer(transfer)
+    assert states(transfer) == {"sent": 10}
+    assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 1
+
+
+def test_mixed_outcomes_in_one_batch(kommune_a, visma_a, simulator, merkantil_a):
+    ok = factories.basis(kommune_a)
+    earlier = factories.basis(kommune_a)
+    unknown_vare = factories.service(kommune_a, code="XX", visma_vare="0999")
+    rejected = factories.basis(
+        kommune_a,
+        lines=[{"service": unknown_vare}],
+        payer=factories.party(kommune_a, "14819010170"),
+    )
+    no_postcode = factories.basis(
+        kommune_a, payer=factories.party(kommune_a, factories.FNR_2032, postcode="")
+    )
+    # `earlier` is already in Visma with the same content (e.g. a previous product run): a
+    # deduplicating Visma answers DUPLIKAT, which counts as sent.
+    simulator.set_faults(dedup=True)
+    soap = load([earlier.pk], context_for(kommune_a))[earlier.pk]
+    client = get_client(visma_a.base_url, "demo", DEMO_PASSWORD)
+    assert client.send("1", "tidligere", [soap], False)[0].status == "MOTTATT"
+
+    transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+    by_basis = {a.basis_id: a for a in transfer.attempts.all()}
+    assert by_basis[ok.pk].visma_status == "MOTTATT"
+    assert by_basis[earlier.pk].visma_status == "DUPLIKAT"
+    assert by_basis[earlier.pk].state == AttemptState.SENT
+    assert by_basis[rejected.pk].state == AttemptState.REJECTED
+    assert by_basis[no_postcode.pk].state == AttemptState.REJECTED
+    assert by_basis[no_postcode.pk].visma_status == "LOKAL_KONTROLL"
+    assert by_basis[no_postcode.pk].messages[0]["kode"] == "MANGLER_POSTNR"
+    assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 2  # ours + the earlier one
+    assert states(transfer) == {"sent": 2, "rejected": 2}
+    assert _status(ok.pk) == _status(earlier.pk) == BasisStatus.SENT
+    assert _status(rejected.pk) == _status(no_postcode.pk) == BasisStatus.FAILED
+
+
+def test_double_start_creates_no_second_live_attempt(
+    kommune_a, visma_a, merkantil_a, superbruker_a
+):
+    bulk_bases(kommune_a, 5)
+    first = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+    with pytest.raises(services.TransferError):
+        services.transfer_start(kommune_a, period="2026-10", actor=superbruker_a)
+    assert Transfer.objects.filter(is_test=False).count() == 1
+    assert TransferAttempt.objects.filter(is_test=False).count() == 5
+    assert first.attempts.count() == 5
+    # Even a direct insert that bypasses the service is refused by the database.
+    basis = first.attempts.first().basis
+    second = Transfer.objects.create(municipality=kommune_a)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TransferAttempt.objects.create(transfer=second, basis=basis, reference=basis.reference)
+
+
+def test_test_transfer_locks_nothing_and_is_marked(kommune_a, visma_a, simulator, superbruker_a):
+    ids = bulk_bases(kommune_a, 3)
+    unknown_vare = factories.service(kommune_a, code="XX", visma_vare="0999")
+    bad = factories.basis(kommune_a, lines=[{"service": unknown_vare}])
+    transfer = services.transfer_start(
+        kommune_a, basis_ids=[*ids, bad.pk], actor=superbruker_a, test=True
+    )
+    assert transfer.is_test
+    assert {_status(pk) for pk in [*ids, bad.pk]} == {BasisStatus.APPROVED}
+    run_transfer(transfer)
+    assert states(transfer) == {"validated": 3, "rejected": 1}
+    assert transfer.attempts.get(basis=bad).messages[0]["kode"] == "UKJENT_VARE"
+    assert {_status(pk) for pk in [*ids, bad.pk]} == {BasisStatus.APPROVED}
+    assert simulator.stats()["stored_total"] == 0
+    # Test attempts never block a real transfer of the same bases.
+    real = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=superbruker_a))
+    assert states(real) == {"sent": 3, "rejected": 1}
+
+
+def test_test_transfer_takes_at_most_20_approved_bases(kommune_a, visma_a, superbruker_a):
+    ids = bulk_bases(kommune_a, 21)
+    with pytest.raises(services.TransferError, match="20"):
+        services.transfer_start(kommune_a, basis_ids=ids, actor=superbruker_a, test=True)
+    received = factories.basis(kommune_a, status=BasisStatus.RECEIVED)
+    with pytest.raises(services.TransferError):
+        services.transfer_start(
+            kommune_a, basis_ids=[ids[0], received.pk], actor=superbruker_a, test=True
+        )
+    assert not Transfer.objects.exists()
+
+
+def test_expired_lease_is_resolved_through_hentstatus_before_any_resend(
+    kommune_a, visma_a, simulator, merkantil_a, settings, wakeups
+):
+    settings.VISMA_BATCH_SIZE = 10
+    bulk_bases(kommune_a, 20)
+    transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+    # Worker 1 claims and sends a batch, then dies before recording the reply.
+    claim = services._claim(transfer.pk, "dead-worker")
+    assert claim is not None
+    soaps = load([a.basis_id for a in claim.attempts], context_for(kommune_a))
+    client = get_client(visma_a.base_url, "demo", DEMO_PASSWORD)
+    client.send("1", claim.batch_reference, [soaps[a.basis_id] for a in claim.attempts], False)
+    # Worker 2 claims the other batch, and dies before its call left the machine.
+    claim2 = services._claim(transfer.pk, "dead-worker-2")
+    assert claim2 is not None
+    assert states(transfer) == {"in_flight": 20}
+
+    settings.VISMA_LEASE_SECONDS = 0
+    report = services.attempts_sweep()
+    assert report["expired"] == 20
+    assert states(transfer) == {"unknown": 20}
+    assert wakeups and wakeups[-1][0] == transfer.pk
+
+    run_transfer(transfer)
+    assert states(transfer) == {"sent": 20}
+    refs = per_ref(simulator.stats())
+    assert {r["stored"] for r in refs.values()} == {1}
+    assert {r["received"] for r in refs.values()} == {1}
+    assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 2
+
+
+def test_failures_after_the_cap_are_failed_retryable_and_visible(
+    kommune_a, visma_a, simulator, merkantil_a, settings
+):
+    settings.VISMA_MAX_SEND_ATTEMPTS = 3
+    ids = bulk_bases(kommune_a, 4)
+    simulator.set_faults(http_5xx_rate=1.0, operations=["SendFakturagrunnlag"])
+    transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+    assert transfer.status == "failed"
+    attempts = list(transfer.attempts.all())
+    assert {a.state for a in attempts} == {AttemptState.FAILED}
+    assert {a.send_count for a in attempts} == {3}
+    assert all(a.retryable and "503" in a.last_error for a in attempts)
+    assert {_status(pk) for pk in ids} == {BasisStatus.FAILED}
+    assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 3
+
+    simulator.set_faults(http_5xx_rate=0)
+    retry = run_transfer(services.transfer_retry_failed(transfer, actor=merkantil_a))
+    assert states(retry) == {"sent": 4}
+
+
+def test_backoff_grows_and_is_capped(settings):
+    settings.VISMA_RETRY_BASE_SECONDS = 10
+    settings.VISMA_RETRY_MAX_SECONDS = 60
+    values = [services.backoff_seconds(n) for n in range(1, 8)]
+    assert 5 <= values[0] <= 10
+    assert 10 <= values[1] <= 20
+    assert all(30 <= v <= 60 for v in values[3:])
+
+
+def test_invalid_request_is_split_to_find_the_bad_basis(
+    kommune_a, visma_a, simulator, merkantil_a, monkeypatch
+):
+    """A Client fault refuses the whole call (nothing stored); halving finds the one basis it is
+    about, so one bad basis does not fail the others."""
+    ids = bulk_bases(kommune_a, 8)
+    bad_reference = InvoiceBasis.objects.get(pk=ids[5]).reference
+    calls: list[int] = []
+
+    class PickyClient:
+        """Visma refusing (UGYLDIG_FORESPORSEL) every call that carries the bad basis."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def status(self, *args: Any) -> Any:
+            return self.inner.status(*args)
+
+        def send(self, selskap: str, bunt: str, bases: Any, testmodus: bool) -> Any:
+            calls.append(len(bases))
+            if any(b.referanse == bad_reference for b in bases):
+                raise ClientFault("Ugyldig forespørsel", code="UGYLDIG_FORESPORSEL")
+            return self.inner.send(selskap, bunt, bases, testmodus)
+
+    real_client = services._client
+    monkeypatch.setattr(services, "_client", lambda vs: PickyClient(real_client(vs)))
+    transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+
+    assert states(transfer) == {"sent": 7, "rejected": 1}
+    bad = transfer.attempts.get(basis_id=ids[5])
+    assert bad.messages[0]["kode"] == "UGYLDIG_FORESPORSEL"
+    assert bad.send_count == 1
+    assert simulator.stats()["stored_unique"] == 7
+    assert simulator.stats()["stored_more_than_once"] == []
+    assert calls == [8, 4, 2, 1, 1, 4, 2] or (calls[0] == 8 and len(calls) <= 9)
+
+
+def test_password_never_in_logs_during_a_failing_send(
+    kommune_a, visma_a, simulator, merkantil_a, caplog
+):
+    secret = "Hemmelig-Passord-123"
+    configure(kommune_a, simulator.url, password=secret)
+    bulk_bases(kommune_a, 3)
+    with caplog.at_level(logging.DEBUG):
+        transfer = run_transfer(
+            services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+        )
+    assert transfer.status == "stopped"
+    assert caplog.records, "the failing send must have been logged"
+    text = caplog.text + " ".join(str(r.args) for r in caplog.records)
+    assert secret not in text
+    assert factories.FNR_CLASSIC not in text
+    for a in transfer.attempts.all():
+        assert secret not in a.last_error
+    assert secret not in transfer.stop_reason
+
+
+def test_status_refresh_stores_invoice_number_kid_and_due_date(
+    kommune_a, visma_a, simulator, merkantil_a
+):
+    ids = bulk_bases(kommune_a, 3)
+    run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+    assert services.status_refresh(kommune_a, actor=merkantil_a) == 3
+    assert set(BasisVismaStatus.objects.values_list("tilstand", flat=True)) == {"MOTTATT"}
+
+    simulator.invoice("1")
+    assert services.status_refresh(kommune_a) == 3
+    rows = list(BasisVismaStatus.objects.filter(basis_id__in=ids))
+    assert {r.tilstand for r in rows} == {"FAKTURERT"}
+    for r in rows:
+        assert r.fakturanummer and r.forfallsdato and r.fakturadato
+        assert is_valid_kid(r.kid) and r.warnings == []
+        assert r.belop_ore == 86000
+    # Invoiced bases are not asked about again.
+    assert services.status_refresh(kommune_a) == 0
+
+
+def test_status_refresh_keeps_an_invalid_kid_as_a_warning(kommune_a, visma_a, monkeypatch):
+    basis = factories.basis(kommune_a, status=BasisStatus.SENT)
+    transfer = Transfer.objects.create(municipality=kommune_a, basis_count=1)
+    TransferAttempt.objects.create(
+        transfer=transfer, basis=basis, reference=basis.reference, state=AttemptState.SENT
+    )
+    from integrations.visma.types import StatusResult
+
+    class FakeClient:
+        def status(self, selskap: str, refs: list[str]) -> list[StatusResult]:
+            return [
+                StatusResult(r, "FAKTURERT", "G-1", "100001", kid="12345678", belop=1) for r in refs
+            ]
+
+    monkeypatch.setattr(services, "_client", lambda vs: FakeClient())
+    services.status_refresh(kommune_a)
+    row = BasisVismaStatus.objects.get(basis=basis)
+    assert row.kid == "12345678"
+    assert any("KID" in w for w in row.warnings)
+    assert any("Beløpet" in w for w in row.warnings)
+
+
+def test_disabled_integration_refuses_to_start(kommune_a, visma_a, merkantil_a):
+    factories.basis(kommune_a)
+    visma_a.enabled = False
+    visma_a.save()
+    with pytest.raises(services.TransferError, match="ikke aktivert"):
+        services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+    assert _status(InvoiceBasis.objects.get().pk) == BasisStatus.APPROVED
+
+
+def test_transfer_only_takes_the_municipalitys_own_bases(
+    kommune_a, kommune_b, visma_a, simulator, merkantil_a
+):
+    mine = factories.basis(kommune_a)
+    theirs = factories.basis(kommune_b)
+    transfer = run_transfer(
+        services.transfer_start(
+            kommune_a, period="2026-10", basis_ids=[mine.pk, theirs.pk], actor=merkantil_a
+        )
+    )
+    assert [a.basis_id for a in transfer.attempts.all()] == [mine.pk]
+    assert _status(theirs.pk) == BasisStatus.APPROVED
