@@ -333,6 +333,11 @@ class ExportProfile(models.Model):
                     str(_("Ukjente felter i malen: %(f)s.") % {"f": ", ".join(unknown)}),
                 )
 
+        if self.cs15_enabled and self.customer_mode != CustomerMode.APAR_ID:
+            add(
+                "cs15_enabled",
+                str(_("Kundefilen CS15 oppretter kunder etter kundenummer: velg apar_id.")),
+            )
         if self.transfer_route == TransferRoute.AGRESSO_FILE:
             for field in ("agresso_client", "voucher_type", "order_type", "responsible"):
                 if not getattr(self, field):

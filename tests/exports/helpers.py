@@ -42,9 +42,12 @@ def read_visma(export: Export, layout: str = "extended") -> visma_file.ParsedVis
         return visma_file.read(fh, visma_file.VismaFileOptions(layout=layout))  # type: ignore[arg-type]
 
 
-def read_agresso(export: Export, layout: str = "classic") -> list[agresso_lg04.ParsedOrder]:
+def read_agresso(
+    export: Export, layout: str = "classic", line_ending: str = "\r\n"
+) -> list[agresso_lg04.ParsedOrder]:
+    options = agresso_lg04.AgressoOptions(layout=layout, line_ending=line_ending)  # type: ignore[arg-type]
     with open(export.file.path, "rb") as fh:
-        return agresso_lg04.read(fh, agresso_lg04.AgressoOptions(layout=layout))  # type: ignore[arg-type]
+        return agresso_lg04.read(fh, options)
 
 
 def month(m: Municipality) -> dict[str, InvoiceBasis]:
