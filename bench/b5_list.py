@@ -1,0 +1,115 @@
+"""B5: the invoice-basis list of the XL month costs what the S month's does.
+
+The list page filtered to one month, 50 per page, first and last page, requested in-process through
+Django's test client as a merkantil. Targets (spec/benchmarks.md): the same number of SQL queries
+for S and XL, at most 15; server time XL/S ≤ 1.5 for each page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from typing import Any
+
+from django.db import connection, reset_queries
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from bench.common import Result
+from bench.db import Month, bench_user, largest_size, load_month
+from invoices.models import Role
+
+PAGE_SIZE = 50
+MAX_QUERIES = 15
+MAX_RATIO = 1.5
+WARMUP = 2
+REPEAT = 9
+
+
+def _get(client: Client, month: Month, page: int) -> Any:
+    query: dict[str, str | int] = {"period": month.period, "page": page}
+    response = client.get(reverse("invoices:list"), query)
+    if response.status_code != 200:
+        raise RuntimeError(f"list page {page} of {month.period} answered {response.status_code}")
+    return response
+
+
+def _measure(client: Client, month: Month, page: int) -> dict[str, Any]:
+    for _ in range(WARMUP):
+        _get(client, month, page)
+    reset_queries()  # the debug log is bounded: a full one would hide new queries
+    with CaptureQueriesContext(connection) as queries:
+        _get(client, month, page)
+    # Read now: the next request resets the log the context reads from.
+    sql = [q["sql"] for q in queries.captured_queries]
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        _get(client, month, page)
+        times.append(time.perf_counter() - started)
+    return {
+        "queries": len(sql),
+        "sql": sql,
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+    }
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    small = load_month("S", args.seed)
+    big = load_month(largest_size(args), args.seed)
+    # Production-like: no debug query log; the test client's host is allowed.
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"]):
+        client = Client()
+        client.force_login(bench_user(Role.MERKANTIL))
+        pages: dict[str, dict[str, Any]] = {}
+        for month in (small, big):
+            last = math.ceil(month.bases / PAGE_SIZE)
+            pages[f"{month.size}-first"] = _measure(client, month, 1)
+            pages[f"{month.size}-last"] = _measure(client, month, last)
+
+    s, b = small.size, big.size
+    counts = {key: page["queries"] for key, page in pages.items()}
+    same = all(counts[f"{b}-{which}"] == counts[f"{s}-{which}"] for which in ("first", "last"))
+    worst_big = max(counts[f"{b}-first"], counts[f"{b}-last"])
+    worst_small = max(counts[f"{s}-first"], counts[f"{s}-last"])
+    extra = {
+        "sizes": [s, b],
+        "query_counts": counts,
+        "load_seconds": {s: small.load_seconds, b: big.load_seconds},
+    }
+    results = [
+        Result(
+            id="B5-queries",
+            value=worst_big,
+            baseline=worst_small,
+            ratio=worst_big / worst_small if worst_small else math.inf,
+            target=f"<= {MAX_QUERIES}, same",
+            passed=same and worst_big <= MAX_QUERIES,
+            unit="q",
+            extra={**extra, "sql_" + b: pages[f"{b}-first"]["sql"]},
+        )
+    ]
+    for which in ("first", "last"):
+        value = pages[f"{b}-{which}"]["median_s"]
+        baseline = pages[f"{s}-{which}"]["median_s"]
+        ratio = value / baseline
+        results.append(
+            Result(
+                id=f"B5-{which}",
+                value=value,
+                baseline=baseline,
+                ratio=ratio,
+                target=f"<= {MAX_RATIO}x",
+                passed=ratio <= MAX_RATIO,
+                unit="s",
+                extra={
+                    "sizes": [s, b],
+                    "min_s": {s: pages[f"{s}-{which}"]["min_s"], b: pages[f"{b}-{which}"]["min_s"]},
+                },
+            )
+        )
+    return results
