@@ -1,22 +1,48 @@
-"""Pages for billing staff: the month per unit and service, and each basis in detail."""
+"""Pages for billing staff: the month per unit and service, each basis in detail, approval and
+its validation report; and the API-key page for the systemadministrator."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from .access import (
+    ADMIN_ROLES,
+    BILLING_ROLES,
+    Access,
     get_access,
+    get_for_access,
     get_invoice_basis_for_user,
     require_access,
     scoped,
     set_active_municipality,
 )
-from .models import BasisStatus, InvoiceBasis, InvoiceLine, Role, Unit
+from .models import ApiToken, BasisStatus, InvoiceBasis, InvoiceLine, Role, Unit
+from .services import (
+    CREDITABLE,
+    BasisActionError,
+    api_token_create,
+    api_token_revoke,
+    invoice_basis_approve,
+    invoice_basis_credit,
+    invoice_basis_delete,
+    invoice_basis_unapprove,
+)
+from .templatetags.money import kr
+from .validation import validate_stored
 
 PAGE_SIZE = 50
 
@@ -109,6 +135,12 @@ def basis_list(request: HttpRequest) -> HttpResponse:
 def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
     access = require_access(request)
     basis = get_invoice_basis_for_user(access, pk)
+    can_bill = access.can(BILLING_ROLES)
+    report = None
+    if can_bill and basis.status in (BasisStatus.RECEIVED, BasisStatus.APPROVED):
+        report = validate_stored(access.municipality, InvoiceBasis.objects.filter(pk=basis.pk)).get(
+            basis.pk
+        )
     return render(
         request,
         "invoices/basis_detail.html",
@@ -117,5 +149,272 @@ def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lines": basis.lines.select_related("service").all(),
             "credit_notes": basis.credit_notes.all(),
             "show_full_id": access.role in (Role.MERKANTIL, Role.SUPERBRUKER),
+            "can_bill": can_bill,
+            "can_credit": basis.kind == "invoice" and basis.status in CREDITABLE,
+            "report": report,
         },
     )
+
+
+# --- approval ------------------------------------------------------------------------------------
+
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def _selection(access: Access, period: str, unit_code: str) -> QuerySet[InvoiceBasis]:
+    bases = scoped(InvoiceBasis.objects.filter(period=period), access)
+    if unit_code:
+        bases = bases.filter(unit__code=unit_code)
+    return bases
+
+
+def _list_url(period: str, unit_code: str) -> str:
+    query = {k: v for k, v in (("period", period), ("unit", unit_code)) if v}
+    return reverse("invoices:list") + ("?" + urlencode(query) if query else "")
+
+
+def _report_url(period: str, unit_code: str) -> str:
+    query = {k: v for k, v in (("period", period), ("unit", unit_code)) if v}
+    return reverse("invoices:validation_report") + "?" + urlencode(query)
+
+
+def _period_and_unit(data: QueryDict) -> tuple[str, str]:
+    period = data.get("period", "") or ""
+    return (period if _PERIOD.fullmatch(period) else ""), (data.get("unit", "") or "")[:32]
+
+
+@login_required
+@require_POST
+def period_approve(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    period, unit_code = _period_and_unit(request.POST)
+    if not period:
+        messages.error(request, _("Velg en periode først."))
+        return redirect("invoices:list")
+    result = invoice_basis_approve(
+        _selection(access, period, unit_code).filter(status=BasisStatus.RECEIVED), request.user
+    )
+    _approval_messages(request, result.approved, result.total_ore, len(result.invalid))
+    if result.invalid:
+        return redirect(_report_url(period, unit_code))
+    return redirect(_list_url(period, unit_code))
+
+
+def _approval_messages(request: HttpRequest, approved: int, total_ore: int, invalid: int) -> None:
+    if approved:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d fakturagrunnlag godkjent, til sammen kr %(sum)s.",
+                "%(count)d fakturagrunnlag godkjent, til sammen kr %(sum)s.",
+                approved,
+            )
+            % {"count": approved, "sum": kr(total_ore)},
+        )
+    if invalid:
+        messages.error(
+            request,
+            ngettext(
+                "%(count)d grunnlag har feil og ble ikke godkjent.",
+                "%(count)d grunnlag har feil og ble ikke godkjent.",
+                invalid,
+            )
+            % {"count": invalid},
+        )
+    if not approved and not invalid:
+        messages.info(request, _("Ingen mottatte grunnlag å godkjenne i utvalget."))
+
+
+@login_required
+@require_POST
+def period_unapprove(request: HttpRequest) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    period, unit_code = _period_and_unit(request.POST)
+    if not period:
+        messages.error(request, _("Velg en periode først."))
+        return redirect("invoices:list")
+    count = invoice_basis_unapprove(
+        _selection(access, period, unit_code).filter(status=BasisStatus.APPROVED), request.user
+    )
+    if count:
+        messages.success(
+            request,
+            ngettext(
+                "Godkjenningen er trukket for %(count)d grunnlag.",
+                "Godkjenningen er trukket for %(count)d grunnlag.",
+                count,
+            )
+            % {"count": count},
+        )
+    else:
+        messages.info(request, _("Ingen godkjente grunnlag som kan trekkes tilbake i utvalget."))
+    return redirect(_list_url(period, unit_code))
+
+
+REPORT_PAGE_SIZE = 100
+
+
+@login_required
+def validation_report(request: HttpRequest) -> HttpResponse:
+    """Every finding for the received and approved bases of a period (and unit), per basis."""
+    access = require_access(request, BILLING_ROLES)
+    period, unit_code = _period_and_unit(request.GET)
+    show_all = request.GET.get("vis") == "alle"
+    selection = _selection(access, period, unit_code).filter(
+        status__in=[BasisStatus.RECEIVED, BasisStatus.APPROVED]
+    )
+    reports = validate_stored(access.municipality, selection) if period else {}
+    with_findings = [r for r in reports.values() if r.issues]
+    by_code = Counter(
+        (issue.severity, issue.code, issue.message)
+        for report in with_findings
+        for issue in report.issues
+    )
+    shown = sorted(
+        (r for r in with_findings if show_all or r.blocking),
+        key=lambda r: (not r.blocking, r.basis_id),
+    )
+    return render(
+        request,
+        "invoices/validation_report.html",
+        {
+            "period": period,
+            "unit_code": unit_code,
+            "show_all": show_all,
+            "checked": len(reports),
+            "blocking": sum(1 for r in with_findings if r.blocking),
+            "warned": sum(1 for r in with_findings if r.warnings),
+            "by_code": sorted(by_code.items(), key=lambda item: (item[0][0], -item[1])),
+            "page": Paginator(shown, REPORT_PAGE_SIZE).get_page(request.GET.get("page")),
+            "list_url": _list_url(period, unit_code),
+        },
+    )
+
+
+@login_required
+def validation_summary(request: HttpRequest) -> HttpResponse:
+    """The count of blocking errors among the received bases: loaded into the list page."""
+    access = require_access(request, BILLING_ROLES)
+    period, unit_code = _period_and_unit(request.GET)
+    selection = _selection(access, period, unit_code).filter(status=BasisStatus.RECEIVED)
+    reports = validate_stored(access.municipality, selection) if period else {}
+    return render(
+        request,
+        "invoices/_validation_summary.html",
+        {
+            "received": len(reports),
+            "blocking": sum(1 for r in reports.values() if r.blocking),
+            "errors": sum(len(r.errors) for r in reports.values()),
+            "warnings": sum(len(r.warnings) for r in reports.values()),
+            "report_url": _report_url(period, unit_code),
+        },
+    )
+
+
+# --- one basis -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def basis_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    basis = get_invoice_basis_for_user(access, pk)
+    result = invoice_basis_approve([basis], request.user)
+    if result.approved:
+        messages.success(request, _("Grunnlaget er godkjent."))
+    elif result.invalid:
+        for issue in result.invalid[0].errors:
+            messages.error(
+                request, f"{issue.field}: {issue.message}" if issue.field else issue.message
+            )
+    else:
+        messages.info(request, _("Bare mottatte grunnlag kan godkjennes."))
+    return redirect("invoices:detail", pk=basis.pk)
+
+
+@login_required
+@require_POST
+def basis_unapprove(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    basis = get_invoice_basis_for_user(access, pk)
+    if invoice_basis_unapprove([basis], request.user):
+        messages.success(request, _("Godkjenningen er trukket tilbake."))
+    else:
+        messages.info(
+            request, _("Bare godkjente grunnlag som ikke er overført, kan trekkes tilbake.")
+        )
+    return redirect("invoices:detail", pk=basis.pk)
+
+
+@login_required
+@require_POST
+def basis_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    basis = get_invoice_basis_for_user(access, pk)
+    try:
+        invoice_basis_delete(basis, request.user)
+    except BasisActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("invoices:detail", pk=basis.pk)
+    messages.success(request, _("Grunnlaget %(ref)s er slettet.") % {"ref": basis.source_reference})
+    return redirect(_list_url(basis.period, ""))
+
+
+@login_required
+@require_POST
+def basis_credit(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, BILLING_ROLES)
+    basis = get_invoice_basis_for_user(access, pk)
+    try:
+        credit = invoice_basis_credit(basis, request.user)
+    except BasisActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("invoices:detail", pk=basis.pk)
+    messages.success(
+        request,
+        _("Kreditnota %(ref)s er laget. Den må godkjennes og overføres som andre grunnlag.")
+        % {"ref": credit.source_reference},
+    )
+    return redirect("invoices:detail", pk=credit.pk)
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """List, create and revoke the care system's API keys. A new key is shown in this one
+    response only: it is neither stored nor put in the session."""
+    access = require_access(request, ADMIN_ROLES)
+    created = None
+    if request.method == "POST":
+        try:
+            token, plaintext = api_token_create(
+                access.municipality, request.POST.get("name", ""), request.user
+            )
+        except BasisActionError as exc:
+            messages.error(request, exc.message)
+        else:
+            created = {"token": token, "plaintext": plaintext}
+    return render(
+        request,
+        "invoices/api_tokens.html",
+        {
+            "tokens": scoped(ApiToken.objects.all(), access).order_by("revoked_at", "-created_at"),
+            "created": created,
+            "api_url": request.build_absolute_uri(reverse("api_invoice_bases")),
+        },
+    )
+
+
+@login_required
+@require_POST
+def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    access = require_access(request, ADMIN_ROLES)
+    token = get_for_access(ApiToken.objects.all(), access, pk=pk)
+    api_token_revoke(token, request.user)
+    messages.success(
+        request, _("API-nøkkelen «%(name)s» er trukket tilbake.") % {"name": token.name}
+    )
+    return redirect("api_tokens:list")

@@ -1,0 +1,551 @@
+"""Intake: the one writer behind the API and the import command (spec/intake.md).
+
+A request is stored whole or not at all. Each basis is identified by its source reference; the
+SHA-256 of its normalized content (`content_hash`) tells a safe retry (*unchanged*) from a
+correction (*updated* while still received, *409* once approved or further).
+
+Writes are bulk statements with a constant number of queries per request, whatever the number of
+bases and lines: units, parties, bases and lines are each written with one `bulk_create` (an
+upsert where rows may exist), and idempotency rests on the unique constraints, not on a read per
+row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .audit import audit
+from .models import (
+    ApiToken,
+    BasisKind,
+    BasisStatus,
+    InvoiceBasis,
+    InvoiceLine,
+    Municipality,
+    Party,
+    Unit,
+)
+from .validation import (
+    BasisIn,
+    Catalogue,
+    Issue,
+    PartyIn,
+    credited_references,
+    echo,
+    load_stored_originals,
+    validate_bases,
+)
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE: int = settings.INTAKE_MAX_BASES_PER_REQUEST
+DOCUMENT_FIELDS = frozenset({"municipality", "invoice_bases"})
+
+User = AbstractBaseUser | AnonymousUser
+
+
+@dataclass
+class IntakeResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    units_created: int = 0
+    parties_created: int = 0
+    parties_updated: int = 0
+    updated_references: list[str] = field(default_factory=list)
+
+    def as_response(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+    def add(self, other: IntakeResult) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.units_created += other.units_created
+        self.parties_created += other.parties_created
+        self.parties_updated += other.parties_updated
+        self.updated_references.extend(other.updated_references)
+
+
+class IntakeError(Exception):
+    """Nothing from the request was stored. `errors` say why, in the API's error shape."""
+
+    status = 400
+
+    def __init__(self, errors: list[Issue]) -> None:
+        super().__init__(f"{len(errors)} feil")
+        self.errors = errors
+
+
+class IntakeRejected(IntakeError):
+    """Invalid input (400)."""
+
+
+class IntakeForbidden(IntakeError):
+    """The document names a municipality the caller may not write to (403)."""
+
+    status = 403
+
+
+class IntakeConflict(IntakeError):
+    """A changed basis that is no longer *received* (409): corrections go through a credit note."""
+
+    status = 409
+
+    @property
+    def references(self) -> list[str]:
+        return [e.source_reference or "" for e in self.errors]
+
+
+def _document_error(field_name: str, code: str, message: str) -> IntakeRejected:
+    return IntakeRejected([Issue(code, message, field_name)])
+
+
+def find_municipality(document: Any) -> Municipality:
+    """The municipality a document names, or IntakeRejected (missing, malformed or unknown)."""
+    if not isinstance(document, dict):
+        raise _document_error("", "invalid_type", _("Dokumentet må være et JSON-objekt"))
+    number = document.get("municipality")
+    if number is None or number == "":
+        raise _document_error("municipality", "required", _("Kommunenummer må fylles ut"))
+    if not isinstance(number, str):
+        raise _document_error(
+            "municipality", "invalid_type", _("Kommunenummer må være en tekst med 4 siffer")
+        )
+    municipality = Municipality.objects.filter(number=number).first()
+    if municipality is None:
+        raise _document_error(
+            "municipality",
+            "unknown_municipality",
+            _("Kommunenummer «%(number)s» er ikke kjent her") % {"number": echo(number, 8)},
+        )
+    return municipality
+
+
+def intake_document(
+    document: Any, *, token: ApiToken | None = None, actor: User | None = None
+) -> IntakeResult:
+    """Store one intake document (an API request body): municipality check, size cap, intake."""
+    municipality = find_municipality(document)
+    if token is not None and token.municipality_id != municipality.pk:
+        raise IntakeForbidden(
+            [
+                Issue(
+                    "forbidden_municipality",
+                    _("API-nøkkelen gjelder ikke for kommune %(number)s")
+                    % {"number": municipality.number},
+                    "municipality",
+                )
+            ]
+        )
+    extra = sorted(set(document) - DOCUMENT_FIELDS)
+    if extra:
+        raise IntakeRejected(
+            [
+                Issue(
+                    "unknown_field",
+                    _("Feltet «%(name)s» er ukjent") % {"name": echo(k, 40)},
+                    echo(k, 40) or "",
+                )
+                for k in extra
+            ]
+        )
+    bases = document.get("invoice_bases")
+    if bases is None:
+        raise _document_error("invoice_bases", "required", _("invoice_bases må fylles ut"))
+    if not isinstance(bases, list):
+        raise _document_error("invoice_bases", "invalid_type", _("invoice_bases må være en liste"))
+    if len(bases) > CHUNK_SIZE:
+        raise _document_error(
+            "invoice_bases",
+            "too_many_bases",
+            _("Høyst %(limit)d fakturagrunnlag per forespørsel, ikke %(count)d")
+            % {"limit": CHUNK_SIZE, "count": len(bases)},
+        )
+    source = f"api:{token.name}" if token is not None else ""
+    return intake_bases(municipality, bases, actor=actor, source=source)
+
+
+def intake_bases(
+    municipality: Municipality,
+    bases: list[Any],
+    *,
+    actor: User | None = None,
+    source: str = "",
+    index_offset: int = 0,
+    earlier_references: Collection[str] = (),
+) -> IntakeResult:
+    """Validate and store `bases` (intake-format dicts) all-or-nothing, in one transaction.
+
+    Raises IntakeRejected (400) listing every error, or IntakeConflict (409) naming each changed
+    reference that is past *received*. `index_offset` and `earlier_references` are for a file
+    imported in chunks: error indexes count from the start of the file, and a reference used in an
+    earlier chunk is a duplicate.
+    """
+    if not isinstance(bases, list):
+        raise _document_error("invoice_bases", "invalid_type", _("invoice_bases må være en liste"))
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _intake(municipality, bases, actor, source, index_offset, earlier_references)
+        except IntegrityError:
+            # A concurrent request stored one of our new references or parties first. Once it
+            # has committed, a second pass sees those rows and answers unchanged/updated/409.
+            if attempt == 2:
+                raise
+            logger.info("intake for %s retried after a concurrent insert", municipality.number)
+    raise AssertionError("unreachable")
+
+
+def _intake(
+    municipality: Municipality,
+    raw: list[Any],
+    actor: User | None,
+    source: str,
+    index_offset: int,
+    earlier_references: Collection[str],
+) -> IntakeResult:
+    catalogue = Catalogue.load(municipality)
+    stored_originals = load_stored_originals(municipality, credited_references(raw))
+    bases, issues = validate_bases(
+        raw,
+        catalogue,
+        stored_originals=stored_originals,
+        index_offset=index_offset,
+        earlier_references=earlier_references,
+    )
+    if issues:
+        raise IntakeRejected(issues)
+    result = IntakeResult()
+    if not bases:
+        return result
+
+    # Lock the bases we may replace, so an approval cannot slip in between compare and write.
+    existing = {
+        ref: (pk, status, digest)
+        for ref, pk, status, digest in InvoiceBasis.objects.select_for_update()
+        .filter(municipality=municipality, source_reference__in=[b.source_reference for b in bases])
+        .order_by("pk")
+        .values_list("source_reference", "pk", "status", "content_hash")
+    }
+    new: list[BasisIn] = []
+    changed: list[tuple[BasisIn, int]] = []
+    conflicts: list[Issue] = []
+    for basis in bases:
+        found = existing.get(basis.source_reference)
+        if found is None:
+            new.append(basis)
+        elif found[2] == basis.content_hash:
+            result.unchanged += 1
+        elif found[1] == BasisStatus.RECEIVED:
+            changed.append((basis, found[0]))
+        else:
+            conflicts.append(
+                Issue(
+                    "changed_after_approval",
+                    _(
+                        "Grunnlaget er allerede %(status)s og kan ikke endres; "
+                        "send rettelsen som kreditnota"
+                    )
+                    % {"status": BasisStatus(found[1]).label.lower()},
+                    "source_reference",
+                    basis.index,
+                    basis.source_reference,
+                )
+            )
+    if conflicts:
+        raise IntakeConflict(conflicts)
+
+    unit_ids, result.units_created = _ensure_units(municipality, bases)
+    party_ids, result.parties_created, result.parties_updated = _ensure_parties(municipality, bases)
+
+    ids_by_ref = {ref: original.id for ref, original in stored_originals.items()}
+    ids_by_ref.update({ref: found[0] for ref, found in existing.items()})
+    now = timezone.now()
+
+    def row(basis: BasisIn) -> tuple[Any, ...]:
+        return (
+            municipality.pk,
+            unit_ids[basis.unit_code],
+            basis.period,
+            party_ids[basis.payer.key],
+            party_ids[basis.recipient.key],
+            basis.source_reference,
+            basis.kind,
+            ids_by_ref[basis.credits] if basis.credits else None,
+            BasisStatus.RECEIVED.value,
+            basis.total_ore,
+            len(basis.lines),
+            basis.content_hash,
+            now,
+            now,
+        )
+
+    basis_ids: list[tuple[BasisIn, int]] = []
+
+    def insert(batch: list[BasisIn]) -> None:
+        ids = _insert_returning_ids(InvoiceBasis, _BASIS_COLUMNS, [row(b) for b in batch])
+        for basis, pk in zip(batch, ids, strict=True):
+            ids_by_ref[basis.source_reference] = pk
+            basis_ids.append((basis, pk))
+
+    # Invoices first: a credit may point at an invoice that arrives in the same request.
+    insert([b for b in new if b.kind == BasisKind.INVOICE])
+    if changed:
+        _replace_bases([row(b) for b, _pk in changed])
+        InvoiceLine.objects.filter(basis_id__in=[pk for _b, pk in changed]).delete()
+        basis_ids.extend(changed)
+    insert([b for b in new if b.kind == BasisKind.CREDIT])
+    _insert_rows(InvoiceLine, _LINE_COLUMNS, _line_rows(basis_ids, catalogue))
+
+    result.created = len(new)
+    result.updated = len(changed)
+    result.updated_references = [b.source_reference for b, _pk in changed]
+    audit(
+        "invoice_basis.intake",
+        actor=actor,
+        municipality=municipality,
+        source=source,
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        updated_references=result.updated_references,
+    )
+    return result
+
+
+# --- bulk writing --------------------------------------------------------------------------------
+
+_BASIS_COLUMNS = (
+    "municipality_id",
+    "unit_id",
+    "period",
+    "payer_id",
+    "recipient_id",
+    "source_reference",
+    "kind",
+    "credits_id",
+    "status",
+    "total_ore",
+    "line_count",
+    "content_hash",
+    "received_at",
+    "updated_at",
+)
+_LINE_COLUMNS = (
+    "basis_id",
+    "line_no",
+    "service_id",
+    "description",
+    "quantity",
+    "unit_price_ore",
+    "amount_ore",
+    "service_from",
+    "service_to",
+    "texts",
+    "dimensions",
+)
+
+
+def _line_rows(
+    basis_ids: Iterable[tuple[BasisIn, int]], catalogue: Catalogue
+) -> Iterator[tuple[Any, ...]]:
+    services = catalogue.services
+    dumps = json.dumps
+    for basis, pk in basis_ids:
+        for line in basis.lines:
+            yield (
+                pk,
+                line.line_no,
+                services[line.service_code].id,
+                line.description,
+                line.quantity,
+                line.unit_price_ore,
+                line.amount_ore,
+                line.service_from,
+                line.service_to,
+                dumps(line.texts),
+                dumps(line.dimensions),
+            )
+
+
+def _columns(model: type[Model], attnames: Sequence[str]) -> list[str]:
+    by_attname = {f.attname: f.column for f in model._meta.concrete_fields}
+    return [by_attname[name] for name in attnames]
+
+
+def _insert_rows(
+    model: type[Model], attnames: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert plain rows without building model instances: the cost that matters on intake.
+
+    PostgreSQL gets COPY; other databases a prepared multi-row insert. JSON columns must already
+    be JSON text. The rows go through the same constraints as any other write.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _columns(model, attnames))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for values in rows:
+                    copy.write_row(values)
+            return
+        placeholders = ", ".join(["%s"] * len(attnames))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+        cursor.executemany(sql, [_portable(values) for values in rows])
+
+
+def _portable(values: Sequence[Any]) -> tuple[Any, ...]:
+    """Dates and decimals as the text Django itself stores on SQLite."""
+    return tuple(
+        v.isoformat() if type(v) is datetime.date else str(v) if isinstance(v, Decimal) else v
+        for v in values
+    )
+
+
+def _insert_returning_ids(
+    model: type[Model], attnames: Sequence[str], rows: list[tuple[Any, ...]]
+) -> list[int]:
+    if not rows:
+        return []
+    if connection.vendor == "postgresql":
+        # Take the ids from the table's own sequence first, so COPY can write them: ids stay
+        # unique and are never reused, exactly as with a plain INSERT.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [model._meta.db_table, model._meta.pk.column, len(rows)],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
+        _insert_rows(model, ("id", *attnames), [(pk, *r) for pk, r in zip(ids, rows, strict=True)])
+        return ids
+    objs = model._default_manager.bulk_create(
+        [model(**dict(zip(attnames, r, strict=True))) for r in rows]
+    )
+    return [obj.pk for obj in objs]
+
+
+def _replace_bases(rows: list[tuple[Any, ...]]) -> None:
+    """Overwrite corrected bases in place (same pk, so their reference never changes)."""
+    InvoiceBasis.objects.bulk_create(
+        [InvoiceBasis(**dict(zip(_BASIS_COLUMNS, r, strict=True))) for r in rows],
+        update_conflicts=True,
+        unique_fields=["municipality", "source_reference"],
+        update_fields=[
+            "unit",
+            "period",
+            "payer",
+            "recipient",
+            "kind",
+            "credits",
+            "total_ore",
+            "line_count",
+            "content_hash",
+            "updated_at",
+        ],
+    )
+
+
+def _ensure_units(municipality: Municipality, bases: list[BasisIn]) -> tuple[dict[str, int], int]:
+    """Units are created on first use; the latest name in the request wins."""
+    wanted = {b.unit_code: b.unit_name for b in bases}
+    known = {
+        code: (pk, name)
+        for pk, code, name in Unit.objects.filter(
+            municipality=municipality, code__in=list(wanted)
+        ).values_list("pk", "code", "name")
+    }
+    ids = {code: row[0] for code, row in known.items()}
+    write = [
+        Unit(municipality=municipality, code=code, name=name)
+        for code, name in sorted(wanted.items())
+        if code not in known or known[code][1] != name
+    ]
+    if write:
+        Unit.objects.bulk_create(
+            write,
+            update_conflicts=True,
+            unique_fields=["municipality", "code"],
+            update_fields=["name"],
+        )
+        ids.update({unit.code: unit.pk for unit in write})
+    return ids, sum(1 for unit in write if unit.code not in known)
+
+
+_PARTY_VALUES = ("name", "address1", "address2", "postcode", "place")
+_PARTY_COLUMNS = ("municipality_id", "national_id", "org_number", *_PARTY_VALUES, "customer_number")
+
+
+def _ensure_parties(
+    municipality: Municipality, bases: list[BasisIn]
+) -> tuple[dict[tuple[str, str], int], int, int]:
+    """One party per identifier; name and address kept current from the latest basis.
+
+    A payer object carries the whole address; a recipient object without one only updates the
+    name, so an address known from elsewhere survives.
+    """
+    wanted: dict[tuple[str, str], PartyIn] = {}
+    for basis in bases:
+        for party in (basis.recipient, basis.payer):
+            current = wanted.get(party.key)
+            if current is None or party.has_address:
+                wanted[party.key] = party
+            elif current.name != party.name:
+                wanted[party.key] = replace(current, name=party.name)
+
+    nids = [key[0] for key in wanted if key[0]]
+    orgs = [key[1] for key in wanted if key[1]]
+    known: dict[tuple[str, str], tuple[Any, ...]] = {}
+    rows = Party.objects.filter(municipality=municipality).filter(
+        Q(national_id__in=nids) | Q(national_id="", org_number__in=orgs)
+    )
+    for pk, nid, org, *values in rows.values_list(
+        "pk", "national_id", "org_number", *_PARTY_VALUES
+    ):
+        known[(nid, org)] = (pk, *values)
+
+    ids = {key: row[0] for key, row in known.items()}
+    new_keys: list[tuple[str, str]] = []
+    new_rows: list[tuple[Any, ...]] = []
+    changed: list[Party] = []
+    for key in sorted(wanted):
+        party = wanted[key]
+        row = known.get(key)
+        values = (party.name, party.address1, party.address2, party.postcode, party.place)
+        if row is None:
+            new_keys.append(key)
+            new_rows.append((municipality.pk, *key, *values, ""))
+            continue
+        if not party.has_address:
+            values = (party.name, *row[2:])
+        if tuple(row[1:]) != values:
+            changed.append(
+                Party(
+                    municipality=municipality,
+                    national_id=key[0],
+                    org_number=key[1],
+                    **dict(zip(_PARTY_VALUES, values, strict=True)),
+                )
+            )
+    ids.update(zip(new_keys, _insert_returning_ids(Party, _PARTY_COLUMNS, new_rows), strict=True))
+    if changed:
+        Party.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["municipality", "national_id", "org_number"],
+            update_fields=list(_PARTY_VALUES),
+        )
+    return ids, len(new_rows), len(changed)

@@ -1,0 +1,381 @@
+"""Writes on invoice bases and API tokens. Views, commands and admin actions only call these.
+
+Status transitions lock the rows they change (`select_for_update`), so a double click, two users or
+an export running at the same moment cannot move a basis twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .audit import audit
+from .models import (
+    ApiToken,
+    BasisKind,
+    BasisStatus,
+    InvoiceBasis,
+    InvoiceLine,
+    Municipality,
+)
+from .validation import (
+    BasisIn,
+    BasisReport,
+    Catalogue,
+    LineIn,
+    PartyIn,
+    content_hash,
+    validate_stored,
+)
+
+User = AbstractBaseUser | AnonymousUser
+
+# Marks our tokens in logs and secret scanners; not a secret itself.
+TOKEN_PREFIX = "fgk_"  # noqa: S105
+# A token used within this window is not written back again: a busy integration should not turn
+# every request into an UPDATE.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Bounded batches keep memory flat and stay within every database's parameter limit.
+BATCH = 5000
+
+
+class BasisActionError(Exception):
+    """A status rule forbids the action; `message` is Bokmål for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+
+def hash_token(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(
+    municipality: Municipality, name: str, actor: User | None
+) -> tuple[ApiToken, str]:
+    """A new token for `municipality`. The plaintext is returned once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise BasisActionError(_("Navnet må være 1–100 tegn"))
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        municipality=municipality,
+        name=name,
+        token_hash=hash_token(plaintext),
+        prefix=plaintext[:8],
+        created_by_id=actor.pk if actor is not None and actor.is_authenticated else None,
+    )
+    audit("api_token.create", actor=actor, municipality=municipality, obj=token, name=name)
+    return token, plaintext
+
+
+@transaction.atomic
+def api_token_revoke(token: ApiToken, actor: User | None) -> None:
+    locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if locked.revoked_at is not None:
+        return
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at"])
+    token.revoked_at = locked.revoked_at
+    audit(
+        "api_token.revoke",
+        actor=actor,
+        municipality=locked.municipality,
+        obj=locked,
+        name=locked.name,
+    )
+
+
+def api_token_authenticate(plaintext: str) -> ApiToken | None:
+    """The active token with this plaintext, or None. Records when it was last used."""
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
+        return None
+    token = (
+        ApiToken.objects.select_related("municipality")
+        .filter(token_hash=hash_token(plaintext), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+# --- approval ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ApprovalResult:
+    approved_ids: list[int] = field(default_factory=list)
+    invalid: list[BasisReport] = field(default_factory=list)
+    warnings: int = 0  # bases approved with warnings (e.g. no postal address yet)
+    total_ore: int = 0
+
+    @property
+    def approved(self) -> int:
+        return len(self.approved_ids)
+
+
+def _ids_and_municipality(
+    bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis],
+) -> tuple[QuerySet[InvoiceBasis], Municipality | None]:
+    if isinstance(bases, QuerySet):
+        queryset = InvoiceBasis.objects.filter(pk__in=bases.values("pk"))
+    else:
+        queryset = InvoiceBasis.objects.filter(pk__in=[b.pk for b in bases])
+    municipality_ids = set(queryset.order_by().values_list("municipality_id", flat=True).distinct())
+    if len(municipality_ids) > 1:
+        raise ValueError("bases from more than one municipality")
+    if not municipality_ids:
+        return queryset, None
+    return queryset, Municipality.objects.get(pk=municipality_ids.pop())
+
+
+def _user(actor: User | None) -> AbstractBaseUser | None:
+    return actor if actor is not None and actor.is_authenticated else None  # type: ignore[return-value]
+
+
+@transaction.atomic
+def invoice_basis_approve(
+    bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: User | None
+) -> ApprovalResult:
+    """Approve the *received* bases among `bases` that pass validation.
+
+    Bases in other states are left alone. Blocking errors keep a basis received and come back in
+    `invalid`; warnings (no postal address, zero total) do not block approval, because only the
+    export format knows whether it needs the address, and the export validates it again.
+    """
+    queryset, municipality = _ids_and_municipality(bases)
+    result = ApprovalResult()
+    if municipality is None:
+        return result
+    ids = list(
+        queryset.select_for_update()
+        .filter(status=BasisStatus.RECEIVED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    catalogue = Catalogue.load(municipality)
+    now = timezone.now()
+    user = _user(actor)
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        reports = validate_stored(
+            municipality, InvoiceBasis.objects.filter(pk__in=batch), catalogue=catalogue
+        )
+        good = []
+        for pk in batch:
+            report = reports.get(pk)
+            if report is None:
+                continue
+            if report.blocking:
+                result.invalid.append(report)
+            else:
+                good.append(pk)
+                result.warnings += bool(report.warnings)
+                result.total_ore += report.total_ore
+        if good:
+            InvoiceBasis.objects.filter(pk__in=good, status=BasisStatus.RECEIVED).update(
+                status=BasisStatus.APPROVED, approved_at=now, approved_by=user, updated_at=now
+            )
+            result.approved_ids.extend(good)
+    if result.approved_ids or result.invalid:
+        audit(
+            "invoice_basis.approve",
+            actor=actor,
+            municipality=municipality,
+            approved=result.approved,
+            total_ore=result.total_ore,
+            invalid=len(result.invalid),
+            basis_ids=result.approved_ids,
+        )
+    return result
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
+
+
+@transaction.atomic
+def invoice_basis_unapprove(
+    bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: User | None
+) -> int:
+    """Withdraw approval (approved → received) for those not yet exported or sent."""
+    queryset, municipality = _ids_and_municipality(bases)
+    if municipality is None:
+        return 0
+    ids = list(
+        queryset.select_for_update()
+        .filter(status=BasisStatus.APPROVED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    for chunk in _chunks(ids):
+        InvoiceBasis.objects.filter(pk__in=chunk, status=BasisStatus.APPROVED).update(
+            status=BasisStatus.RECEIVED, approved_at=None, approved_by=None, updated_at=now
+        )
+    if ids:
+        audit(
+            "invoice_basis.unapprove",
+            actor=actor,
+            municipality=municipality,
+            count=len(ids),
+            basis_ids=ids,
+        )
+    return len(ids)
+
+
+@transaction.atomic
+def invoice_basis_delete(basis: InvoiceBasis, actor: User | None) -> None:
+    """Delete a basis that is still *received* (nothing has left the product)."""
+    locked = InvoiceBasis.objects.select_for_update().get(pk=basis.pk)
+    if locked.status != BasisStatus.RECEIVED:
+        raise BasisActionError(_("Bare mottatte fakturagrunnlag kan slettes"))
+    if locked.credit_notes.exists():
+        raise BasisActionError(_("Grunnlaget har kreditnotaer og kan ikke slettes"))
+    audit(
+        "invoice_basis.delete",
+        actor=actor,
+        municipality=locked.municipality,
+        obj=locked,
+        source_reference=locked.source_reference,
+        period=locked.period,
+        total_ore=locked.total_ore,
+    )
+    InvoiceLine.objects.filter(basis=locked).delete()
+    locked.delete()
+
+
+CREDITABLE = frozenset({BasisStatus.EXPORTED, BasisStatus.SENT})
+
+
+@transaction.atomic
+def invoice_basis_credit(basis: InvoiceBasis, actor: User | None) -> InvoiceBasis:
+    """A full credit note for an exported or sent invoice: a new *received* credit basis with the
+    quantities negated and the same unit prices, pointing at the original.
+
+    It keeps the original's period, unit and parties, and gets the reference `<original>-K1`
+    (K2 … if taken). An invoice that already has a credit note is refused: a second click must
+    not credit the citizen twice.
+    """
+    original = (
+        InvoiceBasis.objects.select_for_update()
+        .select_related("municipality", "unit", "payer", "recipient")
+        .get(pk=basis.pk)
+    )
+    if original.kind != BasisKind.INVOICE:
+        raise BasisActionError(_("Bare fakturaer kan krediteres"))
+    if original.status not in CREDITABLE:
+        raise BasisActionError(_("Bare eksporterte eller sendte fakturaer kan krediteres"))
+    if original.credit_notes.exists():
+        raise BasisActionError(_("Fakturaen har allerede en kreditnota"))
+
+    reference = _credit_reference(original)
+    lines = list(original.lines.select_related("service").order_by("line_no"))
+    credit_lines = [
+        LineIn(
+            line_no=line.line_no,
+            service_code=line.service.code,
+            description=line.description,
+            quantity=-line.quantity if line.quantity else line.quantity,
+            unit_price_ore=line.unit_price_ore,
+            # ROUND_HALF_UP is symmetric around zero, so −(q × p) rounds to −amount exactly.
+            amount_ore=-line.amount_ore,
+            service_from=line.service_from,
+            service_to=line.service_to,
+            texts=list(line.texts),
+            dimensions=dict(line.dimensions),
+        )
+        for line in lines
+    ]
+    normalized = BasisIn(
+        index=0,
+        source_reference=reference,
+        period=original.period,
+        unit_code=original.unit.code,
+        unit_name=original.unit.name,
+        kind=BasisKind.CREDIT,
+        credits=original.source_reference,
+        payer=_party_in(original.payer.national_id, original.payer.org_number),
+        recipient=_party_in(original.recipient.national_id, original.recipient.org_number),
+        lines=credit_lines,
+    )
+    credit = InvoiceBasis.objects.create(
+        municipality=original.municipality,
+        unit=original.unit,
+        period=original.period,
+        payer=original.payer,
+        recipient=original.recipient,
+        source_reference=reference,
+        kind=BasisKind.CREDIT,
+        credits=original,
+        status=BasisStatus.RECEIVED,
+        total_ore=-original.total_ore,
+        line_count=len(lines),
+        content_hash=content_hash(normalized),
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            basis=credit,
+            line_no=line.line_no,
+            service=source.service,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price_ore=line.unit_price_ore,
+            amount_ore=line.amount_ore,
+            service_from=line.service_from,
+            service_to=line.service_to,
+            texts=line.texts,
+            dimensions=line.dimensions,
+        )
+        for line, source in zip(credit_lines, lines, strict=True)
+    )
+    audit(
+        "invoice_basis.credit",
+        actor=actor,
+        municipality=original.municipality,
+        obj=credit,
+        source_reference=reference,
+        credits=original.pk,
+        total_ore=credit.total_ore,
+    )
+    return credit
+
+
+def _party_in(national_id: str, org_number: str) -> PartyIn:
+    return PartyIn(national_id, org_number, "")
+
+
+def _credit_reference(original: InvoiceBasis) -> str:
+    taken = set(
+        InvoiceBasis.objects.filter(
+            municipality_id=original.municipality_id,
+            source_reference__startswith=original.source_reference[:40],
+        ).values_list("source_reference", flat=True)
+    )
+    n = 1
+    while True:
+        suffix = f"-K{n}"
+        reference = original.source_reference[: 64 - len(suffix)] + suffix
+        if reference not in taken:
+            return reference
+        n += 1
