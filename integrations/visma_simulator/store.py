@@ -24,7 +24,7 @@ class StoredBasis:
     selskap: str
     referanse: str
     grunnlag_id: str
-    content: str
+    content: bytes  # the fakturagrunnlag element as first sent
     belop: int
     fakturanummer: str = ""
     fakturadato: datetime.date | None = None
@@ -62,7 +62,7 @@ create table if not exists grunnlag (
     selskap text not null,
     referanse text not null,
     grunnlag_id text not null primary key,
-    innhold text not null,
+    innhold blob not null,
     belop integer not null,
     fakturanummer text not null default '',
     fakturadato text,
@@ -124,7 +124,7 @@ class Store:
         new_rejected: list[tuple[str, str]] = []
         with self.lock:
             # In testmodus nothing is stored, but a repeat within the call is still a repeat.
-            seen_in_test: dict[str, str] = {}
+            seen_in_test: dict[str, bytes] = {}
             for basis, messages in checked:
                 key = (selskap, basis.referanse)
                 counts = None
@@ -133,7 +133,7 @@ class Store:
                     counts.received += 1
                 copies = self._stored.get(key)
                 earlier = copies[0].content if copies else seen_in_test.get(basis.referanse)
-                if earlier is not None and earlier != basis.content:
+                if earlier is not None and not basis.same_content(earlier):
                     used = Message(
                         "REFERANSE_BRUKT",
                         f"Referansen {basis.referanse} er allerede brukt med annet innhold",
@@ -156,14 +156,14 @@ class Store:
                         new_rejected.append(key)
                     continue
                 if testmodus:
-                    seen_in_test[basis.referanse] = basis.content
+                    seen_in_test[basis.referanse] = basis.xml
                     outcomes.append(Outcome(basis.referanse, "VALIDERT"))
                     continue
                 row = StoredBasis(
                     selskap=selskap,
                     referanse=basis.referanse,
                     grunnlag_id=f"G-{self._next_id:06d}",
-                    content=basis.content,
+                    content=basis.xml,
                     belop=basis.belop,
                 )
                 self._next_id += 1

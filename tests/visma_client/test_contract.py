@@ -10,13 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from integrations.visma import client as visma_client
 from integrations.visma.client import (
     XSD_PATH,
     build_send_envelope,
     build_send_envelope_with_zeep,
+    read_send_reply_with_zeep,
 )
 from integrations.visma.envelope import format_antall
+from integrations.visma.send_reply import UnreadableReply, read_send_reply
 from integrations.visma.types import SoapBasis, SoapLine
 
 from .conftest import basis, line
@@ -120,26 +121,85 @@ def test_spec_example_request_is_valid_against_the_xsd() -> None:
     validate(build_send_envelope("1", "9999-2026-10-0001", [SPEC_BASIS], False))
 
 
-class _Reply:
-    def __init__(self, content: str, status_code: int = 200) -> None:
-        self.content = content.encode()
-        self.status_code = status_code
-        self.headers = {"Content-Type": "text/xml; charset=utf-8"}
-        self.encoding = "utf-8"
-
-
 def test_spec_example_response_parses() -> None:
-    contract = visma_client._contract()
-    binding = contract.service._binding
-    reply = binding.process_reply(
-        contract, binding.get("SendFakturagrunnlag"), _Reply(SPEC_RESPONSE)
+    for read in (read_send_reply, read_send_reply_with_zeep):
+        [result] = read(SPEC_RESPONSE.encode())
+        assert (result.referanse, result.status, result.grunnlag_id) == (
+            "9999-000000123",
+            "MOTTATT",
+            "G-000001",
+        )
+
+
+_REPLY_HEAD = (
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    f'<f:SendFakturagrunnlagResponse xmlns:f="{NS}"><f:buntreferanse>B</f:buntreferanse>'
+)
+_REPLY_TAIL = "</f:SendFakturagrunnlagResponse></soap:Body></soap:Envelope>"
+
+
+def _reply(*resultater: str) -> bytes:
+    return (_REPLY_HEAD + "".join(resultater) + _REPLY_TAIL).encode()
+
+
+def test_readers_agree_on_every_shape_of_result() -> None:
+    reply = _reply(
+        "<f:resultat><f:referanse>R1</f:referanse><f:status>MOTTATT</f:status>"
+        "<f:grunnlagId>G-1</f:grunnlagId></f:resultat>",
+        "<f:resultat><f:referanse>R2</f:referanse><f:status>AVVIST</f:status>"
+        "<f:melding><f:kode>UKJENT_VARE</f:kode><f:tekst>Vare &amp; pris</f:tekst>"
+        "<f:felt>linje[1].varenr</f:felt></f:melding>"
+        "<f:melding><f:kode>X</f:kode><f:tekst>uten felt</f:tekst></f:melding></f:resultat>",
+        "<f:resultat>\n <f:referanse>R3</f:referanse>\n <f:status>VALIDERT</f:status>\n"
+        "</f:resultat>",
     )
-    result = visma_client._send_result(visma_client._unwrap(reply, "resultat")[0])
-    assert (result.referanse, result.status, result.grunnlag_id) == (
-        "9999-000000123",
-        "MOTTATT",
-        "G-000001",
-    )
+    fast = read_send_reply(reply)
+    assert fast == read_send_reply_with_zeep(reply)
+    assert [(r.referanse, r.status, len(r.meldinger)) for r in fast] == [
+        ("R1", "MOTTATT", 0),
+        ("R2", "AVVIST", 2),
+        ("R3", "VALIDERT", 0),
+    ]
+    assert fast[1].meldinger[0].tekst == "Vare & pris"
+    assert fast[1].meldinger[1].felt == ""
+
+
+@pytest.mark.parametrize(
+    "resultat",
+    [
+        "<f:resultat><f:referanse>R1</f:referanse><f:status>KANSKJE</f:status></f:resultat>",
+        "<f:resultat><f:status>MOTTATT</f:status></f:resultat>",
+        "<f:resultat><f:status>MOTTATT</f:status><f:referanse>R1</f:referanse></f:resultat>",
+        "<f:resultat><f:referanse>R1</f:referanse><f:status>MOTTATT</f:status>"
+        "<f:grunnlagId>1</f:grunnlagId><f:grunnlagId>2</f:grunnlagId></f:resultat>",
+        "<f:resultat><f:referanse>R1</f:referanse><f:status>MOTTATT</f:status>"
+        "<f:ukjent>x</f:ukjent></f:resultat>",
+        "<f:resultat><f:referanse>R1</f:referanse><f:status>MOTTATT</f:status>"
+        "<f:melding><f:kode>K</f:kode></f:melding></f:resultat>",
+        "<f:annet/>",
+    ],
+)
+def test_fast_reader_refuses_what_the_contract_does_not_allow(resultat: str) -> None:
+    # Stricter than zeep, which checks neither enumerations nor every required element: a
+    # status the sender does not know must never pass as a result.
+    with pytest.raises(UnreadableReply):
+        read_send_reply(_reply(resultat))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not xml",
+        b"<a/>",
+        b'<!DOCTYPE x [<!ENTITY e "MOTTATT">]>' + _reply(),
+        _reply().replace(b"<f:buntreferanse>B</f:buntreferanse>", b""),
+        _reply()[:-20],
+    ],
+)
+def test_fast_reader_refuses_what_is_not_a_reply(content: bytes) -> None:
+    with pytest.raises(UnreadableReply):
+        read_send_reply(content)
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,8 @@ class Command(BaseCommand):
         form = VismaSettingsForm(data, instance=current)
         if not form.is_valid():
             problems = "; ".join(
-                f"{field}: {' '.join(str(m) for m in errors)}"
+                f"{form.fields[field].label if field in form.fields else field}: "
+                + " ".join(str(m) for m in errors)
                 for field, errors in form.errors.items()
             )
             raise CommandError(f"Ugyldige innstillinger: {problems}")
