@@ -106,7 +106,7 @@ def _customer_findings(customer: Customer, options: CustomerFileOptions) -> list
                 field="customer_number",
             )
         )
-    problem = checks.customer_id_problem(customer)
+    problem = checks.customer_id_problem(customer.identifier, customer.is_organisation)
     if problem:
         findings.append(error("invalid_customer_id", f"{where}: {problem}", field="identifier"))
     if not customer.name.strip():

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import datetime
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, BinaryIO, Literal
 
 from exports.formats import checks
-from exports.formats.checks import error, warning
+from exports.formats.checks import error
 from exports.formats.encoding import SUPPORTED_ENCODINGS, Codec, codec
 from exports.formats.fixedwidth import (
     FieldOverflow,
@@ -36,7 +36,7 @@ from exports.formats.fixedwidth import (
     iter_lines,
 )
 from exports.formats.layout import RecordLayout, load_layout
-from exports.formats.types import Basis, Finding, FormatError, WriteSummary
+from exports.formats.types import Basis, Finding, FormatError, Line, WriteSummary
 
 LAYOUT_FILE = "agresso_lg04.csv"
 RECORD_LENGTHS = {"classic": 1905, "wide": 4324}
@@ -180,18 +180,10 @@ def orders_needed(bases: Iterable[Basis], options: AgressoOptions) -> int:
     return sum(1 for basis in bases if _included(basis, options))
 
 
-@dataclass
-class _PlannedItem:
-    values: tuple[Any, ...]  # item writer values after order_id and line_no
-    texts: list[str]
-
-
-@dataclass
-class _PlannedOrder:
-    basis: Basis
-    header: tuple[Any, ...]  # header writer values after order_id
-    items: list[_PlannedItem]
-    errors: list[Finding]
+# Per item line: (item values after order_id and line_no, its short_info texts).
+_PlannedItem = tuple[tuple[Any, ...], Sequence[str]]
+# Per order: (header values after order_id, items).
+_PlannedOrder = tuple[tuple[Any, ...], list[_PlannedItem]]
 
 
 def _header_fields(options: AgressoOptions) -> list[str]:
@@ -209,8 +201,12 @@ def _item_fields(options: AgressoOptions) -> list[str]:
     return [*fields, "tax_code", "period"]
 
 
+_Article = tuple[tuple[str, str, str], ...]
+
+
 class _Planner:
-    """Turns bases into LG04 values and findings; shared by `validate()` and `write()`."""
+    """Turns bases into LG04 values and findings. `validate()` and `write()` share it, so what is
+    checked and what is written cannot drift apart."""
 
     def __init__(self, options: AgressoOptions) -> None:
         self.options = options
@@ -218,9 +214,14 @@ class _Planner:
         layout = record_layout(options.layout)
         self.layout = layout
         self.width = {f.name: f.length for f in layout.fields}
-        self.dims = [(i + 1, key) for i, key in enumerate(options.slots) if key]
+        # Largest magnitude a signed field holds, keeping one position for the minus.
+        self.amount_limit = 10 ** (self.width["amount"] - 1)
+        self.quantity_limit = 10 ** (self.width["value_1"] - 1)
+        self.dims = tuple((slot + 1, key) for slot, key in enumerate(options.slots) if key)
+        self.dim_widths = tuple(self.width[f"dim_{slot}"] for slot, _ in self.dims)
         self.warnings: list[Finding] = []
         self.skipped: list[int] = []
+        self._articles: dict[tuple[str, str], _Article] = {}
 
     def setting_errors(self) -> list[Finding]:
         return [
@@ -233,59 +234,79 @@ class _Planner:
             if not getattr(self.options, name)
         ]
 
-    def _fits(self, value: int, field_name: str) -> bool:
-        return abs(value) < 10 ** (self.width[field_name] - 1)
+    def _article(self, line: Line) -> _Article:
+        """Problems with a line's article; a month has few articles, each checked once."""
+        key = (line.agresso_article, line.service_code)
+        cached = self._articles.get(key)
+        if cached is not None:
+            return cached
+        problems: list[tuple[str, str, str]] = []
+        width = self.width["article"]
+        if not line.agresso_article:
+            problems.append(
+                (
+                    "unknown_article",
+                    f"Tjenesten {line.service_code} mangler artikkel i Agresso",
+                    "agresso_article",
+                )
+            )
+        elif len(line.agresso_article) > width:
+            problems.append(
+                (
+                    "article_too_wide",
+                    f"Artikkelen for {line.service_code} er lengre enn {width} tegn",
+                    "agresso_article",
+                )
+            )
+        result = tuple(problems)
+        self._articles[key] = result
+        return result
 
-    def plan(self, basis: Basis) -> _PlannedOrder | None:
+    def _customer(self, basis: Basis, report: checks.Report) -> tuple[str, ...]:
+        payer = basis.payer
+        if self.options.customer_mode == "apar_id":
+            number = payer.customer_number
+            width = self.width["apar_id"]
+            if not number:
+                report.error(
+                    "missing_customer_number",
+                    f"Betaler {checks.masked(payer)} har ikke kundenummer i Agresso",
+                    "payer.customer_number",
+                )
+            elif len(number) > width:
+                report.error(
+                    "customer_number_too_wide",
+                    f"Kundenummeret er lengre enn {width} tegn",
+                    "payer.customer_number",
+                )
+            return (number,)
+        problem = checks.customer_id_problem(payer.identifier, payer.is_organisation)
+        if problem:
+            report.error(
+                "invalid_customer_id",
+                f"Betaler {checks.masked(payer)}: {problem}",
+                "payer.identifier",
+            )
+        return (payer.identifier, payer.identifier)
+
+    def plan(self, basis: Basis) -> tuple[_PlannedOrder, list[Finding]] | None:
+        """((header, items), blocking errors); None if the options leave this basis out.
+        Warnings are collected in `self.warnings`."""
         options = self.options
         if not _included(basis, options):
             self.skipped.append(basis.pk)
             return None
+        report = checks.Report(basis, self.warnings)
         clean = self.codec.clean
         needs = self.codec.needs_transliteration
-        errors: list[Finding] = []
         payer = basis.payer
-        translit = False
+        width = self.width
 
         period = _period_number(basis.period)
         if period is None:
-            errors.append(error("invalid_period", "Ugyldig periode", basis, "period"))
+            report.error("invalid_period", "Ugyldig periode", "period")
             period = 0
-
-        if options.customer_mode == "apar_id":
-            number = payer.customer_number
-            if not number:
-                errors.append(
-                    error(
-                        "missing_customer_number",
-                        f"Betaler {checks.masked(payer)} har ikke kundenummer i Agresso",
-                        basis,
-                        "payer.customer_number",
-                    )
-                )
-            elif len(number) > self.width["apar_id"]:
-                errors.append(
-                    error(
-                        "customer_number_too_wide",
-                        f"Kundenummeret er lengre enn {self.width['apar_id']} tegn",
-                        basis,
-                        "payer.customer_number",
-                    )
-                )
-            customer: tuple[Any, ...] = (number,)
-        else:
-            problem = checks.customer_id_problem(payer)
-            if problem:
-                errors.append(
-                    error(
-                        "invalid_customer_id",
-                        f"Betaler {checks.masked(payer)}: {problem}",
-                        basis,
-                        "payer.identifier",
-                    )
-                )
-            customer = (payer.identifier, payer.identifier)
-
+        customer = self._customer(basis, report)
         header_text = clean(
             options.header_text_template.format(
                 unit_name=basis.unit_name,
@@ -295,160 +316,111 @@ class _Planner:
                 reference=basis.reference,
             )
         )
-        translit = needs(basis.unit_name)
-        if len(header_text) > self.width["long_info1"]:
-            self.warnings.append(
-                warning(
-                    "header_text_cut",
-                    f"Toppteksten er kuttet til {self.width['long_info1']} tegn",
-                    basis,
-                    "header_text",
-                )
+        translit = needs(basis.unit_name) or needs(payer.name)
+        if len(header_text) > width["long_info1"]:
+            report.warning(
+                "header_text_cut",
+                f"Toppteksten er kuttet til {width['long_info1']} tegn",
+                "header_text",
             )
         recipient_name = ""
         if basis.recipient.identifier != payer.identifier:
             recipient_name = clean(basis.recipient.name)
             translit = translit or needs(basis.recipient.name)
-        if len(basis.reference) > self.width["ext_ord_ref"]:
-            errors.append(
-                error(
-                    "reference_too_wide",
-                    f"Referansen er lengre enn {self.width['ext_ord_ref']} tegn (ext_ord_ref)",
-                    basis,
-                    "reference",
-                )
+        if len(basis.reference) > width["ext_ord_ref"]:
+            report.error(
+                "reference_too_wide",
+                f"Referansen er lengre enn {width['ext_ord_ref']} tegn (ext_ord_ref)",
+                "reference",
             )
         header = (period, header_text, recipient_name, basis.reference, *customer)
 
         if not basis.lines:
-            errors.append(error("no_lines", "Fakturagrunnlaget har ingen linjer", basis, "lines"))
+            report.error("no_lines", "Fakturagrunnlaget har ingen linjer", "lines")
         items: list[_PlannedItem] = []
+        required = options.required_slots
+        dims, dim_widths = self.dims, self.dim_widths
         for index, line in enumerate(basis.lines):
-            where = f"lines[{index}]"
-            if not line.agresso_article:
-                errors.append(
-                    error(
-                        "unknown_article",
-                        f"Tjenesten {line.service_code} mangler artikkel i Agresso",
-                        basis,
-                        f"{where}.agresso_article",
-                    )
-                )
-            elif len(line.agresso_article) > self.width["article"]:
-                errors.append(
-                    error(
-                        "article_too_wide",
-                        f"Artikkelen for {line.service_code} er lengre enn "
-                        f"{self.width['article']} tegn",
-                        basis,
-                        f"{where}.agresso_article",
-                    )
-                )
+            for code, message, attr in self._article(line):
+                report.error(code, message, f"lines[{index}].{attr}")
             description = clean(line.description)
             translit = translit or needs(line.description)
-            if len(description) > self.width["art_descr"]:
-                self.warnings.append(
-                    warning(
-                        "description_cut",
-                        f"Linjeteksten er kuttet til {self.width['art_descr']} tegn",
-                        basis,
-                        f"{where}.description",
-                    )
+            if len(description) > width["art_descr"]:
+                report.warning(
+                    "description_cut",
+                    f"Linjeteksten er kuttet til {width['art_descr']} tegn",
+                    f"lines[{index}].description",
                 )
+            amount = line.amount_ore
             value_1 = checks.hundredths(line.quantity)
             if value_1 is None:
-                errors.append(
-                    error(
-                        "quantity_precision",
-                        "Antall kan ha høyst to desimaler",
-                        basis,
-                        f"{where}.quantity",
-                    )
+                report.error(
+                    "quantity_precision",
+                    "Antall kan ha høyst to desimaler",
+                    f"lines[{index}].quantity",
                 )
                 value_1 = 0
-            elif not self._fits(value_1, "value_1"):
-                errors.append(
-                    error("quantity_too_wide", "Antallet er for stort", basis, f"{where}.quantity")
-                )
-            if not self._fits(line.amount_ore, "amount"):
-                errors.append(
-                    error(
-                        "amount_too_wide",
-                        f"Beløpet får ikke plass i amount ({self.width['amount']} tegn)",
-                        basis,
-                        f"{where}.amount_ore",
-                    )
-                )
-            if checks.expected_amount(line.quantity, line.unit_price_ore) != line.amount_ore:
-                errors.append(
-                    error(
+            else:
+                if not checks.amount_matches(value_1, line.unit_price_ore, amount):
+                    report.error(
                         "amount_mismatch",
                         "Beløpet er ikke antall × enhetspris",
-                        basis,
-                        f"{where}.amount_ore",
+                        f"lines[{index}].amount_ore",
                     )
+                if not -self.quantity_limit < value_1 < self.quantity_limit:
+                    report.error(
+                        "quantity_too_wide", "Antallet er for stort", f"lines[{index}].quantity"
+                    )
+            if not -self.amount_limit < amount < self.amount_limit:
+                report.error(
+                    "amount_too_wide",
+                    f"Beløpet får ikke plass i amount ({width['amount']} tegn)",
+                    f"lines[{index}].amount_ore",
                 )
-            if len(line.vat_code) > self.width["tax_code"]:
-                errors.append(
-                    error(
-                        "vat_code_too_wide",
-                        f"MVA-koden er lengre enn {self.width['tax_code']} tegn",
-                        basis,
-                        f"{where}.vat_code",
-                    )
+            if len(line.vat_code) > width["tax_code"]:
+                report.error(
+                    "vat_code_too_wide",
+                    f"MVA-koden er lengre enn {width['tax_code']} tegn",
+                    f"lines[{index}].vat_code",
                 )
-            dims: list[str] = []
-            for slot, key in self.dims:
-                value = line.dimensions.get(key, "")
-                if not value and slot in options.required_slots:
-                    errors.append(
-                        error(
-                            "required_dimension_missing",
-                            f"dim_{slot} ({key}) må ha en verdi",
-                            basis,
-                            f"{where}.dimensions.{key}",
-                        )
+            dimensions = line.dimensions
+            dim_values = tuple(dimensions.get(key, "") for _, key in dims)
+            for (slot, key), value, dim_width in zip(dims, dim_values, dim_widths, strict=True):
+                if not value and slot in required:
+                    report.error(
+                        "required_dimension_missing",
+                        f"dim_{slot} ({key}) må ha en verdi",
+                        f"lines[{index}].dimensions.{key}",
                     )
-                elif len(value) > self.width[f"dim_{slot}"]:
-                    errors.append(
-                        error(
-                            "dimension_too_wide",
-                            f"Verdien {value!r} for {key} er lengre enn "
-                            f"{self.width[f'dim_{slot}']} tegn (dim_{slot})",
-                            basis,
-                            f"{where}.dimensions.{key}",
-                        )
+                elif len(value) > dim_width:
+                    report.error(
+                        "dimension_too_wide",
+                        f"Verdien {value!r} for {key} er lengre enn {dim_width} tegn (dim_{slot})",
+                        f"lines[{index}].dimensions.{key}",
                     )
-                dims.append(value)
-            texts: list[str] = []
-            for text in line.texts:
-                if not text.isascii():
-                    translit = translit or needs(text)
-                texts.extend(checks.wrap_text(clean(text), self.width["short_info"]))
+            texts, changed = checks.text_lines(line.texts, self.codec, width["short_info"])
+            translit = translit or changed
             items.append(
-                _PlannedItem(
+                (
                     (
                         line.agresso_article,
                         description,
-                        line.amount_ore,
+                        amount,
                         value_1,
-                        *dims,
+                        *dim_values,
                         line.vat_code,
                         period,
                     ),
                     texts,
                 )
             )
-        if translit or needs(payer.name):
-            self.warnings.append(
-                warning(
-                    "transliterated",
-                    f"Tegn som {options.encoding} ikke har, er byttet ut i filen "
-                    "(for eksempel č → c, ŋ → n)",
-                    basis,
-                )
+        if translit:
+            report.warning(
+                "transliterated",
+                f"Tegn som {options.encoding} ikke har, er byttet ut i filen (for eksempel "
+                "č → c, ŋ → n)",
             )
-        return _PlannedOrder(basis, header, items, errors)
+        return (header, items), report.errors
 
 
 def validate(bases: Iterable[Basis], options: AgressoOptions) -> list[Finding]:
@@ -463,7 +435,7 @@ def validate(bases: Iterable[Basis], options: AgressoOptions) -> list[Finding]:
     for basis in bases:
         planned = planner.plan(basis)
         if planned is not None:
-            findings.extend(planned.errors)
+            findings.extend(planned[1])
     return findings + planner.warnings
 
 
@@ -524,8 +496,8 @@ def write(
     )
     sink = RecordSink(out, codec_, options.line_ending, chunk=64)
     summary = WriteSummary()
-    add, header_render, item_render, text_render = (
-        sink.add,
+    append, header_render, item_render, text_render = (
+        sink.append,
         header.render,
         item.render,
         text.render,
@@ -534,8 +506,9 @@ def write(
         planned = planner.plan(basis)
         if planned is None:
             continue
-        if planned.errors:
-            raise FormatError(planned.errors)
+        (header_values, items), errors = planned
+        if errors:
+            raise FormatError(errors)
         try:
             order_id = next(order_ids)
         except StopIteration:
@@ -543,15 +516,20 @@ def write(
                 "Nummerserien for ordrenummer er brukt opp; reserver flere før eksporten"
             ) from None
         try:
-            add(header_render((order_id, *planned.header)))
-            for line_no, planned_item in enumerate(planned.items, start=1):
-                add(item_render((order_id, line_no, *planned_item.values)))
-                for sequence_no, short_info in enumerate(planned_item.texts, start=1):
-                    add(text_render((order_id, line_no, sequence_no, short_info)))
+            append(header_render((order_id, *header_values)))
+            line_no = 0
+            for item_values, texts in items:
+                line_no += 1
+                append(item_render((order_id, line_no, *item_values)))
+                sequence_no = 0
+                for short_info in texts:
+                    sequence_no += 1
+                    append(text_render((order_id, line_no, sequence_no, short_info)))
         except FieldOverflow as exc:
             raise FormatError(
                 [error("field_overflow", f"Verdi får ikke plass i filen: {exc}", basis, exc.field)]
             ) from exc
+        sink.maybe_flush()
         summary.order_ids[basis.pk] = order_id
         summary.count += 1
         summary.total_ore += basis.total_ore

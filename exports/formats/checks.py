@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+import functools
+from collections.abc import Sequence
+from decimal import Decimal
 
+from exports.formats.encoding import Codec
 from exports.formats.types import Basis, Customer, Finding
 from invoices.identifiers import (
     InvalidIdentifier,
@@ -26,9 +29,6 @@ MONTHS = (
     "november",
     "desember",
 )
-
-_HUNDRED = Decimal(100)
-_ONE = Decimal(1)
 
 
 def error(code: str, message: str, basis: Basis | None = None, field: str = "") -> Finding:
@@ -53,16 +53,35 @@ def warning(code: str, message: str, basis: Basis | None = None, field: str = ""
     )
 
 
-def customer_id_problem(customer: Customer) -> str:
-    """'' if the payer's identifier is a valid national id / organisasjonsnummer, else why not.
+class Report:
+    """Findings about one basis: errors kept here, warnings added to a shared list."""
+
+    __slots__ = ("basis", "errors", "warnings")
+
+    def __init__(self, basis: Basis, warnings: list[Finding]) -> None:
+        self.basis = basis
+        self.errors: list[Finding] = []
+        self.warnings = warnings
+
+    def error(self, code: str, message: str, field: str = "") -> None:
+        self.errors.append(error(code, message, self.basis, field))
+
+    def warning(self, code: str, message: str, field: str = "") -> None:
+        self.warnings.append(warning(code, message, self.basis, field))
+
+
+@functools.lru_cache(maxsize=65536)
+def customer_id_problem(identifier: str, is_organisation: bool) -> str:
+    """'' if the identifier is a valid national id / organisasjonsnummer, else why not.
 
     Synthetic test numbers pass: whether they are allowed is decided when bases are received.
+    Cached: an export validates before it writes, and payers recur month after month.
     """
     try:
-        if customer.is_organisation:
-            validate_org_number(customer.identifier)
+        if is_organisation:
+            validate_org_number(identifier)
         else:
-            validate_national_id(customer.identifier, allow_synthetic=True)
+            validate_national_id(identifier, allow_synthetic=True)
     except InvalidIdentifier as exc:
         return exc.message
     return ""
@@ -74,16 +93,36 @@ def masked(customer: Customer) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def hundredths(quantity: Decimal) -> int | None:
-    """quantity × 100 as an int, or None if the quantity has more than two decimals."""
-    scaled = quantity * _HUNDRED
-    if scaled != scaled.to_integral_value():
-        return None
-    return int(scaled)
+    """quantity × 100 as an int, or None if the quantity has more than two decimals.
+
+    Cached: a month's lines repeat a few quantities (1, 4, 30 …) over and over.
+    """
+    scaled = quantity.scaleb(2)
+    whole = int(scaled)
+    return whole if whole == scaled else None
 
 
-def expected_amount(quantity: Decimal, unit_price_ore: int) -> int:
-    return int((quantity * unit_price_ore).quantize(_ONE, rounding=ROUND_HALF_UP))
+def amount_matches(quantity_hundredths: int, unit_price_ore: int, amount_ore: int) -> bool:
+    """amount = quantity × unit price, rounded half away from zero (integer arithmetic)."""
+    product = quantity_hundredths * unit_price_ore  # hundredths of øre
+    rounded = (abs(product) + 50) // 100
+    return (rounded if product >= 0 else -rounded) == amount_ore
+
+
+def text_lines(texts: Sequence[str], codec: Codec, width: int) -> tuple[Sequence[str], bool]:
+    """The texts cleaned and wrapped to `width`, and whether transliteration changed any."""
+    if not texts:
+        return (), False
+    if codec.fits("".join(texts)) and max(map(len, texts)) <= width:
+        return texts, False
+    lines: list[str] = []
+    changed = False
+    for text in texts:
+        changed = changed or codec.needs_transliteration(text)
+        lines.extend(wrap_text(codec.clean(text), width))
+    return lines, changed
 
 
 def period_parts(period: str) -> tuple[int, int] | None:

@@ -123,9 +123,21 @@ class Codec:
         self.encoding = encoding
         self._table = _TranslationTable(encoding)
 
+    def fits(self, text: str) -> bool:
+        """True if `clean(text)` would return `text` unchanged."""
+        if not text.isprintable():
+            return False
+        if text.isascii():
+            return True
+        try:
+            text.encode(self.encoding)
+        except UnicodeEncodeError:
+            return False
+        return True
+
     def clean(self, text: str) -> str:
         """The text as it will stand in the file: line breaks as spaces, characters fitted."""
-        if text.isascii() and text.isprintable():
+        if self.fits(text):
             return text
         return text.replace("\r\n", "\n").translate(self._table)
 

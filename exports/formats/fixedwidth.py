@@ -83,15 +83,17 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def _sign_last(width: int) -> Callable[[int], str]:
-    digits = width - 1
+class _SignLast:
+    """Zero-padded digits, then ' ' or '-' (Visma money)."""
 
-    def convert(value: int) -> str:
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def __call__(self, value: int) -> str:
+        digits = self.width - 1
         if value < 0:
             return f"{-value:0{digits}d}-"
         return f"{value:0{digits}d} "
-
-    return convert
 
 
 def _date(width: int) -> Callable[[datetime.date], str]:
@@ -153,43 +155,77 @@ class RecordWriter:
                     self._numbers.append(index)
             elif spec.kind is Kind.SIGN_LAST:
                 piece = "%s"
-                self._converters.append((index, _sign_last(width)))
+                self._converters.append((index, _SignLast(width)))
             else:  # DATE
                 piece = "%s"
                 self._converters.append((index, _date(width)))
             template.append(piece)
         # %-formatting takes the variable fields in layout order; callers keep their own order.
+        # %-formatting takes the variable fields in layout order; callers keep their own order.
         self._order = [position[s.name] for s in layout.fields if s.name in position]
         self._template = "".join(template)
         self.length = layout.length
-        self._in_order = self._order == list(range(len(self.variable)))
+        self.render: Callable[[Sequence[Any]], str] = self._compile()
 
-    def render(self, values: Sequence[Any]) -> str:
-        """The record as text (without line ending); raises FieldOverflow if anything misfits."""
-        args = list(values)
-        if len(args) != len(self.variable):
-            raise ValueError(f"{self.layout.name}: {len(args)} values for {len(self.variable)}")
-        clean = self.codec.clean
-        try:
-            for i in self._texts:
-                value = args[i]
-                if not (value.isascii() and value.isprintable()):
-                    args[i] = clean(value)
-            for i in self._numbers:
-                if args[i] < 0:
-                    raise ValueError
-            for i, convert in self._converters:
-                args[i] = convert(args[i])
-            if not self._in_order:
-                args = [args[i] for i in self._order]
-            line = self._template % tuple(args)
-        except (TypeError, ValueError, AttributeError):
-            raise self._diagnose(values) from None
-        if len(line) != self.length:
-            raise self._diagnose(values)
-        return line
+    def _compile(self) -> Callable[[Sequence[Any]], str]:
+        """Generate `render(values) -> str` for this record type.
 
-    def _diagnose(self, values: Sequence[Any]) -> FieldOverflow:
+        Like `collections.namedtuple` and `dataclasses`, the function is generated once so that a
+        record costs one unpack, a few comparisons and one format call: this runs for every line
+        of every file. Only indexes and the names bound below appear in the source; no value
+        from a layout or a caller does.
+        """
+        count = len(self.variable)
+        names = [f"v{i}" for i in range(count)]
+        src = ["def render(values):", "    try:"]
+        src.append(f"        ({', '.join(names)},) = values")
+        if self._texts:
+            joined = (
+                f"v{self._texts[0]}"
+                if len(self._texts) == 1
+                else f"''.join(({', '.join(f'v{i}' for i in self._texts)},))"
+            )
+            # One check over all texts; only a record with something to clean pays per field.
+            src.append(f"        texts = {joined}")
+            src.append(
+                "        if not (texts.isascii() and texts.isprintable()) and not fits(texts):"
+            )
+            src += [f"            v{i} = clean(v{i})" for i in self._texts]
+        if self._numbers:
+            negative = " or ".join(f"v{i} < 0" for i in self._numbers)
+            src.append(f"        if {negative}:")
+            src.append("            raise ValueError")
+        for i, convert in self._converters:
+            if isinstance(convert, _SignLast):
+                # Inline: Visma money is on every FL line.
+                digits = convert.width - 1
+                src.append(
+                    f"        v{i} = '%0{digits}d ' % v{i} if v{i} >= 0 else '%0{digits}d-' % -v{i}"
+                )
+            else:
+                src.append(f"        v{i} = convert_{i}(v{i})")
+        src.append(f"        line = template % ({', '.join(f'v{i}' for i in self._order)},)")
+        src.append("    except (TypeError, ValueError, AttributeError):")
+        src.append("        raise diagnose(values) from None")
+        src.append(f"    if len(line) != {self.length}:")
+        src.append("        raise diagnose(values)")
+        src.append("    return line")
+        namespace: dict[str, Any] = {
+            "fits": self.codec.fits,
+            "clean": self.codec.clean,
+            "template": self._template,
+            "diagnose": self._diagnose,
+        }
+        namespace.update({f"convert_{i}": convert for i, convert in self._converters})
+        self.source = "\n".join(src)  # kept for debugging and tests
+        exec(self.source, namespace)  # noqa: S102 - source built above from indexes only
+        return namespace["render"]  # type: ignore[no-any-return]
+
+    def _diagnose(self, values: Sequence[Any]) -> ValueError:
+        if len(values) != len(self.variable):
+            return ValueError(
+                f"{self.layout.name}: {len(values)} values for {len(self.variable)} fields"
+            )
         for name, value in zip(self.variable, values, strict=True):
             spec = self.layout.field(name)
             if value is None:
@@ -215,8 +251,15 @@ class RecordSink:
         self.records = 0
         self.bytes = 0
 
+        # Hot loops append here directly and call `maybe_flush()` now and then.
+        self.append = self._buffer.append
+
     def add(self, line: str) -> None:
         self._buffer.append(line)
+        if len(self._buffer) >= self._chunk:
+            self.flush()
+
+    def maybe_flush(self) -> None:
         if len(self._buffer) >= self._chunk:
             self.flush()
 

@@ -17,13 +17,13 @@ each field. Choices the vendor text leaves open:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, BinaryIO, Literal
 
 from exports.formats import checks
-from exports.formats.checks import error, warning
+from exports.formats.checks import error
 from exports.formats.encoding import SUPPORTED_ENCODINGS, Codec, codec
 from exports.formats.fixedwidth import (
     FieldOverflow,
@@ -33,7 +33,7 @@ from exports.formats.fixedwidth import (
     iter_lines,
 )
 from exports.formats.layout import RecordLayout, load_layout
-from exports.formats.types import Basis, Finding, FormatError, WriteSummary
+from exports.formats.types import Basis, Finding, FormatError, Line, WriteSummary
 
 LAYOUT_FILE = "visma_fakturering.csv"
 RECORD_LENGTHS = {"ST": 63, "FL_basic": 163, "FL_extended": 397, "LT": 74, "SL": 10}
@@ -128,18 +128,8 @@ def record_layout(record: str) -> RecordLayout:
     return load_layout(LAYOUT_FILE, record, expected_length=RECORD_LENGTHS[record])
 
 
-@dataclass
-class _PlannedLine:
-    fl: tuple[Any, ...]  # values for the FL writer, in `_fl_fields()` order
-    key: tuple[int, int, int, int]  # KUNDENR, OPPDRGNR, VARENR, LØPENR (repeated on its LTs)
-    texts: list[str]
-
-
-@dataclass
-class _PlannedBasis:
-    basis: Basis
-    lines: list[_PlannedLine]
-    errors: list[Finding]
+# Per FL: (FL values in `_fl_fields()` order, (KUNDENR, OPPDRGNR, VARENR, LØPENR), LT texts).
+_PlannedLine = tuple[tuple[Any, ...], tuple[int, int, int, int], Sequence[str]]
 
 
 def _fl_fields(options: VismaFileOptions) -> list[str]:
@@ -163,9 +153,13 @@ def _fl_fields(options: VismaFileOptions) -> list[str]:
     return fields
 
 
+_Mapping = tuple[int, int, tuple[tuple[str, str, str], ...]]
+
+
 class _Planner:
-    """Turns bases into FL/LT values and findings; `validate()` and `write()` share it, so what
-    is checked and what is written cannot drift apart."""
+    """Turns bases into FL/LT values and findings. `validate()` and `write()` share it, so what is
+    checked and what is written cannot drift apart. It runs for every line of every file, hence
+    the caches and the plain tuples."""
 
     def __init__(self, options: VismaFileOptions) -> None:
         self.options = options
@@ -175,309 +169,242 @@ class _Planner:
         self.address_width = fl.field("ADRESSE1").length
         self.case_width = fl.field("SAKSNR").length
         self.extended = options.layout == "extended"
-        self.kb = [key for key in options.kb_slots if key]
+        self.kb = tuple(key for key in options.kb_slots if key)
         self.whole_units = options.quantity_decimals == 0
         self.running: dict[tuple[int, int, int], int] = {}
+        self._mappings: dict[tuple[str, str, str], _Mapping] = {}
         self.warnings: list[Finding] = []
         self.skipped: list[int] = []
 
-    def plan(self, basis: Basis) -> _PlannedBasis | None:
-        """None if the options leave this basis out."""
+    def _mapping(self, line: Line) -> _Mapping:
+        """(oppdragsgiver, vare, problems) of a line's service; few per month, each checked once."""
+        key = (line.visma_oppdragsgiver, line.visma_vare, line.service_code)
+        cached = self._mappings.get(key)
+        if cached is not None:
+            return cached
+        service = line.service_code
+        opp_text = line.visma_oppdragsgiver or self.options.default_oppdragsgiver
+        opp = vare = 0
+        problems: list[tuple[str, str, str]] = []
+        if not opp_text:
+            problems.append(
+                (
+                    "unknown_oppdragsgiver",
+                    f"Tjenesten {service} har ingen oppdragsgiver i Visma, og kommunen har "
+                    "ingen standard",
+                    "visma_oppdragsgiver",
+                )
+            )
+        elif not checks.is_digits(opp_text, 3):
+            problems.append(
+                (
+                    "invalid_oppdragsgiver",
+                    f"Oppdragsgiver for tjenesten {service} må være tre siffer",
+                    "visma_oppdragsgiver",
+                )
+            )
+        else:
+            opp = int(opp_text)
+        if not line.visma_vare:
+            problems.append(
+                ("unknown_vare", f"Tjenesten {service} mangler varenummer i Visma", "visma_vare")
+            )
+        elif not checks.is_digits(line.visma_vare, 4):
+            problems.append(
+                (
+                    "invalid_vare",
+                    f"Varenummeret for tjenesten {service} må være fire siffer",
+                    "visma_vare",
+                )
+            )
+        else:
+            vare = int(line.visma_vare)
+        result = (opp, vare, tuple(problems))
+        self._mappings[key] = result
+        return result
+
+    def plan(self, basis: Basis) -> tuple[list[_PlannedLine], list[Finding]] | None:
+        """(lines, blocking errors); None if the options leave this basis out. Warnings are
+        collected in `self.warnings`."""
         if not self.options.include_zero_amount and basis.total_ore == 0:
             self.skipped.append(basis.pk)
             return None
-        errors: list[Finding] = []
+        report = checks.Report(basis, self.warnings)
+        clean = self.codec.clean
+        needs = self.codec.needs_transliteration
         payer = basis.payer
-        codec_ = self.codec
-        translit = False
 
-        problem = checks.customer_id_problem(payer)
+        problem = checks.customer_id_problem(payer.identifier, payer.is_organisation)
         customer_no = 0
         if problem:
-            errors.append(
-                error(
-                    "invalid_customer_id",
-                    f"Betaler {checks.masked(payer)}: {problem}",
-                    basis,
-                    "payer.identifier",
-                )
+            report.error(
+                "invalid_customer_id",
+                f"Betaler {checks.masked(payer)}: {problem}",
+                "payer.identifier",
             )
         else:
             customer_no = int(payer.identifier)
         if not payer.name.strip():
-            errors.append(error("missing_name", "Betaler mangler navn", basis, "payer.name"))
+            report.error("missing_name", "Betaler mangler navn", "payer.name")
         postcode = 0
         if not payer.postcode:
-            errors.append(
-                error("missing_postcode", "Betaler mangler postnummer", basis, "payer.postcode")
-            )
+            report.error("missing_postcode", "Betaler mangler postnummer", "payer.postcode")
         elif not checks.is_digits(payer.postcode, 4):
-            errors.append(
-                error(
-                    "invalid_postcode",
-                    "Betalers postnummer må være fire siffer",
-                    basis,
-                    "payer.postcode",
-                )
+            report.error(
+                "invalid_postcode", "Betalers postnummer må være fire siffer", "payer.postcode"
             )
         else:
             postcode = int(payer.postcode)
 
-        name = codec_.clean(payer.name)
-        address1 = codec_.clean(payer.address1)
-        address2 = codec_.clean(payer.address2 or payer.place)
-        translit = (
-            codec_.needs_transliteration(payer.name)
-            or codec_.needs_transliteration(payer.address1)
-            or codec_.needs_transliteration(payer.address2 or payer.place)
+        address2_source = payer.address2 or payer.place
+        name, address1, address2 = (
+            clean(payer.name),
+            clean(payer.address1),
+            clean(address2_source),
         )
+        translit = needs(payer.name) or needs(payer.address1) or needs(address2_source)
         if len(name) > self.name_width:
-            self.warnings.append(
-                warning(
-                    "name_cut",
-                    f"Navnet er kuttet til {self.name_width} tegn i filen",
-                    basis,
-                    "payer.name",
-                )
+            report.warning(
+                "name_cut", f"Navnet er kuttet til {self.name_width} tegn i filen", "payer.name"
             )
         for label, value in (("address1", address1), ("address2", address2)):
             if len(value) > self.address_width:
-                self.warnings.append(
-                    warning(
-                        "address_cut",
-                        f"Adresselinjen er kuttet til {self.address_width} tegn i filen",
-                        basis,
-                        f"payer.{label}",
-                    )
+                report.warning(
+                    "address_cut",
+                    f"Adresselinjen er kuttet til {self.address_width} tegn i filen",
+                    f"payer.{label}",
                 )
 
         your_ref = ""
         if self.extended:
-            order_ref = basis.reference
-            if len(order_ref) > 20:
-                errors.append(
-                    error(
-                        "reference_too_wide",
-                        "Referansen er lengre enn 20 tegn (ORDREREF)",
-                        basis,
-                        "reference",
-                    )
+            if len(basis.reference) > 20:
+                report.error(
+                    "reference_too_wide", "Referansen er lengre enn 20 tegn (ORDREREF)", "reference"
                 )
-            case_no = codec_.clean(basis.source_reference)
+            case_no = clean(basis.source_reference)
             if len(case_no) > self.case_width:
-                self.warnings.append(
-                    warning(
-                        "source_reference_cut",
-                        f"Kildereferansen er kuttet til {self.case_width} tegn i SAKSNR",
-                        basis,
-                        "source_reference",
-                    )
+                report.warning(
+                    "source_reference_cut",
+                    f"Kildereferansen er kuttet til {self.case_width} tegn i SAKSNR",
+                    "source_reference",
                 )
             recipient = basis.recipient
             if recipient.identifier != payer.identifier:
-                your_ref = codec_.clean(recipient.name)
-                translit = translit or codec_.needs_transliteration(recipient.name)
+                your_ref = clean(recipient.name)
+                translit = translit or needs(recipient.name)
         else:
             case_no = basis.reference
             if len(case_no) > self.case_width:
-                errors.append(
-                    error(
-                        "reference_too_wide",
-                        f"Referansen er lengre enn {self.case_width} tegn (SAKSNR)",
-                        basis,
-                        "reference",
-                    )
+                report.error(
+                    "reference_too_wide",
+                    f"Referansen er lengre enn {self.case_width} tegn (SAKSNR)",
+                    "reference",
                 )
 
         if not basis.lines:
-            errors.append(error("no_lines", "Fakturagrunnlaget har ingen linjer", basis, "lines"))
+            report.error("no_lines", "Fakturagrunnlaget har ingen linjer", "lines")
         planned: list[_PlannedLine] = []
-        default_opp = self.options.default_oppdragsgiver
+        running_numbers = self.running
+        whole_units, extended, kb = self.whole_units, self.extended, self.kb
+        head = (customer_no, name, address1, address2, postcode)
         for index, line in enumerate(basis.lines):
-            where = f"lines[{index}]"
-            opp_text = line.visma_oppdragsgiver or default_opp
-            opp = vare = 0
-            if not opp_text:
-                errors.append(
-                    error(
-                        "unknown_oppdragsgiver",
-                        f"Tjenesten {line.service_code} har ingen oppdragsgiver i Visma, og "
-                        "kommunen har ingen standard",
-                        basis,
-                        f"{where}.visma_oppdragsgiver",
-                    )
-                )
-            elif not checks.is_digits(opp_text, 3):
-                errors.append(
-                    error(
-                        "invalid_oppdragsgiver",
-                        f"Oppdragsgiver for tjenesten {line.service_code} må være tre siffer",
-                        basis,
-                        f"{where}.visma_oppdragsgiver",
-                    )
-                )
-            else:
-                opp = int(opp_text)
-            if not line.visma_vare:
-                errors.append(
-                    error(
-                        "unknown_vare",
-                        f"Tjenesten {line.service_code} mangler varenummer i Visma",
-                        basis,
-                        f"{where}.visma_vare",
-                    )
-                )
-            elif not checks.is_digits(line.visma_vare, 4):
-                errors.append(
-                    error(
-                        "invalid_vare",
-                        f"Varenummeret for tjenesten {line.service_code} må være fire siffer",
-                        basis,
-                        f"{where}.visma_vare",
-                    )
-                )
-            else:
-                vare = int(line.visma_vare)
+            opp, vare, mapping_problems = self._mapping(line)
+            for code, message, attr in mapping_problems:
+                report.error(code, message, f"lines[{index}].{attr}")
 
-            quantity = line.quantity
-            price = line.unit_price_ore
-            # GRUNNLAG has no sign: a credit's minus moves to PRIS (BELØP keeps its own).
-            if quantity < 0:
-                quantity, price = -quantity, -price
-            grunnlag = checks.hundredths(quantity)
+            price, amount = line.unit_price_ore, line.amount_ore
+            grunnlag = checks.hundredths(line.quantity)
             if grunnlag is None:
-                errors.append(
-                    error(
-                        "quantity_precision",
-                        "Antall kan ha høyst to desimaler",
-                        basis,
-                        f"{where}.quantity",
-                    )
+                report.error(
+                    "quantity_precision",
+                    "Antall kan ha høyst to desimaler",
+                    f"lines[{index}].quantity",
                 )
                 grunnlag = 0
-            elif self.whole_units:
+            elif not checks.amount_matches(grunnlag, price, amount):
+                report.error(
+                    "amount_mismatch",
+                    "Beløpet er ikke antall × enhetspris",
+                    f"lines[{index}].amount_ore",
+                )
+            # GRUNNLAG has no sign: a credit's minus moves to PRIS (BELØP keeps its own).
+            if grunnlag < 0:
+                grunnlag, price = -grunnlag, -price
+            if whole_units:
                 if grunnlag % 100:
-                    errors.append(
-                        error(
-                            "fractional_quantity",
-                            f"Antall {line.quantity} er ikke et helt tall, og kommunen "
-                            "leverer hele enheter til Visma",
-                            basis,
-                            f"{where}.quantity",
-                        )
+                    report.error(
+                        "fractional_quantity",
+                        f"Antall {line.quantity} er ikke et helt tall, og kommunen leverer hele "
+                        "enheter til Visma",
+                        f"lines[{index}].quantity",
                     )
                 grunnlag //= 100
-            if grunnlag >= 10**9:
-                errors.append(
-                    error("quantity_too_wide", "Antallet er for stort", basis, f"{where}.quantity")
+            if grunnlag >= 1_000_000_000:
+                report.error(
+                    "quantity_too_wide", "Antallet er for stort", f"lines[{index}].quantity"
                 )
-            if abs(price) >= 10**8:
-                errors.append(
-                    error(
-                        "price_too_wide",
-                        "Enhetsprisen får ikke plass i PRIS (høyst 999 999,99 kr)",
-                        basis,
-                        f"{where}.unit_price_ore",
-                    )
+            if not -100_000_000 < price < 100_000_000:
+                report.error(
+                    "price_too_wide",
+                    "Enhetsprisen får ikke plass i PRIS (høyst 999 999,99 kr)",
+                    f"lines[{index}].unit_price_ore",
                 )
-            if abs(line.amount_ore) >= 10**10:
-                errors.append(
-                    error(
-                        "amount_too_wide",
-                        "Beløpet får ikke plass i BELØP (høyst 99 999 999,99 kr)",
-                        basis,
-                        f"{where}.amount_ore",
-                    )
-                )
-            if checks.expected_amount(line.quantity, line.unit_price_ore) != line.amount_ore:
-                errors.append(
-                    error(
-                        "amount_mismatch",
-                        "Beløpet er ikke antall × enhetspris",
-                        basis,
-                        f"{where}.amount_ore",
-                    )
+            if not -10_000_000_000 < amount < 10_000_000_000:
+                report.error(
+                    "amount_too_wide",
+                    "Beløpet får ikke plass i BELØP (høyst 99 999 999,99 kr)",
+                    f"lines[{index}].amount_ore",
                 )
 
             key3 = (customer_no, opp, vare)
-            running = self.running.get(key3, 0) + 1
-            self.running[key3] = running
+            running = running_numbers.get(key3, 0) + 1
+            running_numbers[key3] = running
             if running > MAX_RUNNING_NO:
-                errors.append(
-                    error(
-                        "too_many_running_numbers",
-                        f"Mer enn {MAX_RUNNING_NO} linjer med samme kunde, oppdragsgiver og "
-                        "vare i én fil (LØPENR)",
-                        basis,
-                        where,
-                    )
+                report.error(
+                    "too_many_running_numbers",
+                    f"Mer enn {MAX_RUNNING_NO} linjer med samme kunde, oppdragsgiver og vare i "
+                    "én fil (LØPENR)",
+                    f"lines[{index}]",
                 )
 
-            texts: list[str] = []
-            for text in line.texts:
-                if not text.isascii():
-                    translit = translit or codec_.needs_transliteration(text)
-                texts.extend(checks.wrap_text(codec_.clean(text), TEXT_WIDTH))
+            texts, changed = checks.text_lines(line.texts, self.codec, TEXT_WIDTH)
+            translit = translit or changed
             if len(texts) > MAX_TEXT_LINES:
-                errors.append(
-                    error(
-                        "too_many_text_lines",
-                        f"Linjen har {len(texts)} tekstlinjer etter ombrekking; Visma tar "
-                        f"høyst {MAX_TEXT_LINES}",
-                        basis,
-                        f"{where}.texts",
-                    )
+                report.error(
+                    "too_many_text_lines",
+                    f"Linjen har {len(texts)} tekstlinjer etter ombrekking; Visma tar høyst "
+                    f"{MAX_TEXT_LINES}",
+                    f"lines[{index}].texts",
                 )
 
-            values: list[Any] = [
-                customer_no,
-                name,
-                address1,
-                address2,
-                postcode,
-                opp,
-                vare,
-                running,
-                price,
-                grunnlag,
-                line.amount_ore,
-                case_no,
-            ]
-            if self.extended:
-                for slot in self.kb:
-                    value = line.dimensions.get(slot, "")
-                    if len(value) > 12:
-                        errors.append(
-                            error(
+            values: tuple[Any, ...] = (*head, opp, vare, running, price, grunnlag, amount, case_no)
+            if extended:
+                dimensions = line.dimensions
+                kb_values = tuple(dimensions.get(slot, "") for slot in kb)
+                if kb_values and max(map(len, kb_values)) > 12:
+                    for slot, value in zip(kb, kb_values, strict=True):
+                        if len(value) > 12:
+                            report.error(
                                 "dimension_too_wide",
                                 f"Konteringsverdien {value!r} ({slot}) er lengre enn 12 tegn",
-                                basis,
-                                f"{where}.dimensions.{slot}",
+                                f"lines[{index}].dimensions.{slot}",
                             )
-                        )
-                    values.append(value)
                 if len(line.vat_code) > 3:
-                    errors.append(
-                        error(
-                            "vat_code_too_wide",
-                            "MVA-koden er lengre enn tre tegn",
-                            basis,
-                            f"{where}.vat_code",
-                        )
+                    report.error(
+                        "vat_code_too_wide",
+                        "MVA-koden er lengre enn tre tegn",
+                        f"lines[{index}].vat_code",
                     )
-                values += [line.vat_code, your_ref, basis.reference]
-            planned.append(_PlannedLine(tuple(values), (customer_no, opp, vare, running), texts))
+                values = (*values, *kb_values, line.vat_code, your_ref, basis.reference)
+            planned.append((values, (customer_no, opp, vare, running), texts))
 
         if translit:
-            self.warnings.append(
-                warning(
-                    "transliterated",
-                    f"Tegn som {self.options.encoding} ikke har, er byttet ut i filen "
-                    "(for eksempel č → c, ŋ → n)",
-                    basis,
-                )
+            report.warning(
+                "transliterated",
+                f"Tegn som {self.options.encoding} ikke har, er byttet ut i filen (for eksempel "
+                "č → c, ŋ → n)",
             )
-        return _PlannedBasis(basis, planned, errors)
+        return planned, report.errors
 
 
 def validate(bases: Iterable[Basis], options: VismaFileOptions) -> list[Finding]:
@@ -492,7 +419,7 @@ def validate(bases: Iterable[Basis], options: VismaFileOptions) -> list[Finding]
     for basis in bases:
         planned = planner.plan(basis)
         if planned is not None:
-            findings.extend(planned.errors)
+            findings.extend(planned[1])
     return findings + planner.warnings
 
 
@@ -531,25 +458,27 @@ def write(bases: Iterable[Basis], options: VismaFileOptions, out: BinaryIO) -> W
 
     sink.add(st.render([options.reference_text]))
     records += 1
-    fl_render, lt_render, add = fl.render, lt.render, sink.add
+    fl_render, lt_render, append = fl.render, lt.render, sink.append
     for basis in bases:
         planned = planner.plan(basis)
         if planned is None:
             continue
-        if planned.errors:
-            raise FormatError(planned.errors)
+        lines, errors = planned
+        if errors:
+            raise FormatError(errors)
         try:
-            for line in planned.lines:
-                add(fl_render(line.fl))
-                records += 1
-                key = line.key
-                for number, text in enumerate(line.texts, start=1):
-                    add(lt_render((*key, number, text)))
-                records += len(line.texts)
+            for fl_values, key, texts in lines:
+                append(fl_render(fl_values))
+                number = 0
+                for text in texts:
+                    number += 1
+                    append(lt_render((*key, number, text)))
+                records += 1 + number
         except FieldOverflow as exc:
             raise FormatError(
                 [error("field_overflow", f"Verdi får ikke plass i filen: {exc}", basis, exc.field)]
             ) from exc
+        sink.maybe_flush()
         summary.count += 1
         summary.total_ore += basis.total_ore
     records += 1
