@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 import zoneinfo
@@ -547,7 +548,7 @@ def _fault_error(fault: zeep.exceptions.Fault, context: str) -> VismaError:
     if isinstance(detail, etree._Element):
         code = (detail.findtext(f"{{{NAMESPACE}}}feil/{{{NAMESPACE}}}kode") or "").strip()
         tekst = (detail.findtext(f"{{{NAMESPACE}}}feil/{{{NAMESPACE}}}tekst") or "").strip()
-    tekst = tekst or (fault.message or "").strip()
+    tekst = _safe_server_text(tekst or fault.message or "")
     faultcode = (fault.code or "").rsplit(":", 1)[-1]
     if faultcode == "Client":
         return ClientFault(
@@ -559,6 +560,19 @@ def _fault_error(fault: zeep.exceptions.Fault, context: str) -> VismaError:
         code=code or "TEKNISK_FEIL",
         maybe_delivered=False,
     )
+
+
+# An 11-digit run in a server's text is most likely a national id echoed back.
+_NATIONAL_ID = re.compile(r"(?<![0-9])([0-9]{6})[0-9]{5}(?![0-9])")
+_MAX_SERVER_TEXT = 300
+
+
+def _safe_server_text(text: str) -> str:
+    """A server's fault text as it may appear in messages and logs: masked and bounded."""
+    text = _NATIONAL_ID.sub(r"\1*****", " ".join(text.split()))
+    if len(text) > _MAX_SERVER_TEXT:
+        text = text[: _MAX_SERVER_TEXT - 1] + "…"
+    return text
 
 
 def _transport_error(exc: requests.RequestException, operation: str) -> VismaError:

@@ -6,6 +6,7 @@ outright; the operation element is then validated against the bundled XSD.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -103,9 +104,18 @@ def parse_request(body: bytes, soap_action: str | None) -> tuple[str, etree._Ele
     if not schema.validate(request):
         error = schema.error_log.last_error
         where = f" (linje {error.line})" if error is not None and error.line else ""
-        message = error.message if error is not None else "ugyldig mot skjemaet"
+        message = _without_values(error.message) if error is not None else "ugyldig mot skjemaet"
         raise client_fault("UGYLDIG_FORESPORSEL", f"Ugyldig forespørsel{where}: {message}")
     return operation, request
+
+
+# libxml2 quotes the offending value ("The value '1589901005' is not accepted …"); a fault text
+# ends up in logs and on screens, so it names the element and the rule, never the value.
+_QUOTED_VALUE = re.compile(r"(?:[Tt]he value )?'[^']*'(?= is not)")
+
+
+def _without_values(message: str) -> str:
+    return _QUOTED_VALUE.sub("The value", message)
 
 
 def child_text(element: etree._Element, name: str) -> str:

@@ -145,6 +145,17 @@ def test_fault_text_reaches_the_message(stub: _Stub) -> None:
     assert "Teksten fra Visma" in str(caught.value)
 
 
+def test_national_ids_in_a_fault_text_are_masked(stub: _Stub) -> None:
+    stub.reply = Reply(
+        500,
+        _fault("Client", "UGYLDIG_FORESPORSEL").replace(b"Teksten fra Visma", b"Kunde 15899010059"),
+    )
+    with pytest.raises(ClientFault) as caught:
+        _client(stub).ping("1")
+    assert "158990*****" in str(caught.value)
+    assert "15899010059" not in str(caught.value)
+
+
 def test_a_reply_for_other_bases_is_not_trusted(stub: _Stub) -> None:
     stub.reply = Reply(
         200,

@@ -94,6 +94,16 @@ def test_request_invalid_against_the_xsd_is_a_client_fault(simulator: SimulatorH
     assert simulator.stats()["stored_total"] == 0
 
 
+def test_schema_fault_text_names_the_rule_not_the_value(simulator: SimulatorHandle) -> None:
+    body = build_send_envelope("1", "B", [basis("R1")], False).replace(
+        b"<f:kundenr>15899010059</f:kundenr>", b"<f:kundenr>1589901005</f:kundenr>"
+    )
+    response = _post(simulator, body)
+    assert _fault_code(response) == "UGYLDIG_FORESPORSEL"
+    assert "kundenr" in response.text
+    assert "1589901005" not in response.text
+
+
 @pytest.mark.parametrize(
     ("action", "content_type"),
     [
