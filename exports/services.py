@@ -379,7 +379,7 @@ def _claim(export_id: int) -> str | None:
         return token
 
 
-class _HashingWriter(io.RawIOBase):
+class HashingWriter(io.RawIOBase):
     """Passes bytes to a file while computing their SHA-256 and size (a raw stream, so a writer
     may buffer it)."""
 
@@ -440,6 +440,64 @@ def _batch_suffix(run_no: int) -> str:
     return digits[n // 36] + digits[n % 36]
 
 
+def _line_ending(profile: ExportProfile) -> Any:
+    return "\r\n" if profile.line_ending == LineEnding.CRLF else "\n"
+
+
+def visma_options(
+    profile: ExportProfile, *, layout: str, reference_text: str = ""
+) -> visma_file.VismaFileOptions:
+    """The Visma writer's options from a municipality's profile (ValueError if invalid)."""
+    return visma_file.VismaFileOptions(
+        layout=layout,  # type: ignore[arg-type]
+        encoding=profile.encoding,  # type: ignore[arg-type]
+        line_ending=_line_ending(profile),
+        quantity_decimals=profile.quantity_decimals,  # type: ignore[arg-type]
+        default_oppdragsgiver=profile.default_oppdragsgiver,
+        kb_slots=tuple(profile.kb_slots),
+        reference_text=reference_text,
+        include_zero_amount=True,  # zero-amount bases are left out by the selection
+    )
+
+
+def agresso_options(
+    profile: ExportProfile,
+    *,
+    layout: str,
+    batch_id: str,
+    order_date: datetime.date | None = None,
+) -> agresso_lg04.AgressoOptions:
+    """The LG04 writer's options from a municipality's profile (ValueError if invalid)."""
+    return agresso_lg04.AgressoOptions(
+        layout=layout,  # type: ignore[arg-type]
+        encoding=profile.encoding,  # type: ignore[arg-type]
+        line_ending=_line_ending(profile),
+        client=profile.agresso_client,
+        voucher_type=profile.voucher_type,
+        order_type=profile.order_type,
+        pay_method=profile.pay_method,
+        responsible=profile.responsible,
+        responsible2=profile.responsible2,
+        batch_id=batch_id,
+        customer_mode=profile.customer_mode,  # type: ignore[arg-type]
+        dim_slots=tuple(profile.dim_slots),
+        required_slots=frozenset(profile.dim_required),
+        header_text_template=profile.header_text_template,
+        order_date=order_date or timezone.localdate(),
+        include_zero_amount=True,
+    )
+
+
+def customer_file_options(profile: ExportProfile) -> agresso_cs15.CustomerFileOptions:
+    return agresso_cs15.CustomerFileOptions(
+        encoding=profile.encoding,  # type: ignore[arg-type]
+        line_ending=_line_ending(profile),
+        client=profile.agresso_client,
+        customer_group=profile.cs15_customer_group,
+        pay_method=profile.pay_method,
+    )
+
+
 class _Run:
     def __init__(self, export: Export, token: str, chunk_size: int) -> None:
         self.export = export
@@ -456,9 +514,6 @@ class _Run:
     @property
     def is_visma(self) -> bool:
         return self.export.format == ExportFormat.VISMA
-
-    def _line_ending(self) -> Any:
-        return "\r\n" if self.profile.line_ending == LineEnding.CRLF else "\n"
 
     def _heartbeat(self, **fields: Any) -> None:
         """Progress and lease in one conditional write; a run that lost its lease stops here."""
@@ -495,51 +550,20 @@ class _Run:
         )
 
     def _visma_options(self) -> visma_file.VismaFileOptions:
-        p = self.profile
-        return visma_file.VismaFileOptions(
-            layout=self.export.layout,  # type: ignore[arg-type]
-            encoding=p.encoding,  # type: ignore[arg-type]
-            line_ending=self._line_ending(),
-            quantity_decimals=p.quantity_decimals,  # type: ignore[arg-type]
-            default_oppdragsgiver=p.default_oppdragsgiver,
-            kb_slots=tuple(p.kb_slots),
+        return visma_options(
+            self.profile,
+            layout=self.export.layout,
             reference_text=f"Fakturagrunnlag {self.export.period} eksport {self.export.pk}",
-            include_zero_amount=True,  # zero-amount bases are left out by the selection
         )
 
     def _agresso_options(self, batch_id: str | None = None) -> agresso_lg04.AgressoOptions:
-        p = self.profile
         if batch_id is None:
             # Validation runs before the batch id exists; a stand-in of the same width checks it.
-            batch_id = p.batch_prefix + "0" * 8
-        return agresso_lg04.AgressoOptions(
-            layout=self.export.layout,  # type: ignore[arg-type]
-            encoding=p.encoding,  # type: ignore[arg-type]
-            line_ending=self._line_ending(),
-            client=p.agresso_client,
-            voucher_type=p.voucher_type,
-            order_type=p.order_type,
-            pay_method=p.pay_method,
-            responsible=p.responsible,
-            responsible2=p.responsible2,
-            batch_id=batch_id,
-            customer_mode=p.customer_mode,  # type: ignore[arg-type]
-            dim_slots=tuple(p.dim_slots),
-            required_slots=frozenset(p.dim_required),
-            header_text_template=p.header_text_template,
-            order_date=timezone.localdate(),
-            include_zero_amount=True,
-        )
+            batch_id = self.profile.batch_prefix + "0" * 8
+        return agresso_options(self.profile, layout=self.export.layout, batch_id=batch_id)
 
     def _customer_options(self) -> agresso_cs15.CustomerFileOptions:
-        p = self.profile
-        return agresso_cs15.CustomerFileOptions(
-            encoding=p.encoding,  # type: ignore[arg-type]
-            line_ending=self._line_ending(),
-            client=p.agresso_client,
-            customer_group=p.cs15_customer_group,
-            pay_method=p.pay_method,
-        )
+        return customer_file_options(self.profile)
 
     # -- the run --
 
@@ -819,7 +843,7 @@ class _Run:
                 self._heartbeat(progress_done=done)
 
         with open(path, "wb") as raw:
-            out = _HashingWriter(raw)
+            out = HashingWriter(raw)
             sink = cast(BinaryIO, out)
             try:
                 if self.is_visma:
@@ -887,7 +911,7 @@ class _Run:
         path = _tmp_dir() / f"{self.export.pk}-{self.token}-cs15.part"
         self.tmp_paths.append(path)
         with open(path, "wb") as raw:
-            out = _HashingWriter(raw)
+            out = HashingWriter(raw)
             try:
                 summary = agresso_cs15.write_customers(
                     agresso_cs15.distinct_payers(iter_bases(self._recorded())),

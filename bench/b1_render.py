@@ -1,0 +1,238 @@
+"""B1: render the XL month into a Visma file and an Agresso LG04 file, from PostgreSQL, to disk.
+
+Measured: the export's render path exactly as a run takes it: `exports.selectors` reading the month
+chunk by chunk (two queries per 1 000 bases) and the format writer streaming into a file on disk
+through the SHA-256 writer, fsync included. Each (format, size) renders in a fresh process, so its
+peak RSS is that render's alone, and the best of two renders is kept.
+
+Baseline (same run): `COPY (SELECT …) TO STDOUT` via psycopg of the same rows and columns the
+writer receives (bases with unit, payer and recipient; lines with their service mapping): the
+cost of merely reading the data. Targets (spec/benchmarks.md): time ≤ 2× baseline; peak memory
+flat: XL/M ≤ 1.3 and XL ≤ 250 MB.
+
+`bench/b2_validate.py` runs the validation pass through the same child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Result
+
+MAX_RATIO = 2.0
+MAX_MEMORY_RATIO = 1.3
+MAX_PEAK_MB = 250.0
+FORMATS = ("visma", "agresso")
+REPEAT = 2
+BASELINE_REPEAT = 3
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- the parent: data, baseline, one child per measurement ------------------------------------
+
+
+def prepare(args: argparse.Namespace, sizes: tuple[str, ...]) -> dict[str, Any]:
+    """The months in the bench database, and Demo kommune's export profile for the options."""
+    from bench.db import load_month, require_postgres
+    from exports.demo import seed_demo
+
+    require_postgres("B1/B2")
+    months = {size: load_month(size, args.seed) for size in sizes}
+    seed_demo(next(iter(months.values())).municipality)
+    return months
+
+
+def _baseline_queries(municipality_id: int, period: str) -> list[Any]:
+    from exports.selectors import _BASIS_COLUMNS, _LINE_COLUMNS
+    from invoices.models import InvoiceBasis, InvoiceLine
+
+    bases = InvoiceBasis.objects.filter(municipality_id=municipality_id, period=period)
+    service_columns = (
+        "service__code",
+        "service__visma_oppdragsgiver",
+        "service__visma_vare",
+        "service__agresso_article",
+        "service__vat_code",
+        "service__default_dimensions",
+    )
+    return [
+        bases.order_by("pk").values_list(*_BASIS_COLUMNS),
+        InvoiceLine.objects.filter(basis__in=bases.values("pk"))
+        .order_by("basis_id", "line_no")
+        .values_list(*_LINE_COLUMNS, *service_columns),
+    ]
+
+
+def copy_baseline(month: Any) -> dict[str, float]:
+    """Seconds to COPY the month's rows out of PostgreSQL (best of a few), and the bytes read."""
+    import psycopg
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    statements = []
+    for qs in _baseline_queries(month.municipality.pk, month.period):
+        sql, params = qs.query.sql_with_params()
+        statements.append(psycopg.ClientCursor(raw).mogrify(sql, params))
+    best, size = float("inf"), 0
+    for _ in range(BASELINE_REPEAT):
+        started = time.perf_counter()
+        size = 0
+        with raw.cursor() as cursor:
+            for statement in statements:
+                with cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:  # type: ignore[arg-type]
+                    for block in copy:
+                        size += len(block)
+        best = min(best, time.perf_counter() - started)
+    return {"seconds": best, "bytes": size}
+
+
+def measure(mode: str, fmt: str, month: Any) -> dict[str, Any]:
+    """Run one render/validation of `month` in a fresh process; its JSON report."""
+    from bench.db import subprocess_env
+
+    command = [
+        sys.executable,
+        "-m",
+        "bench.b1_render",
+        "--child",
+        mode,
+        "--format",
+        fmt,
+        "--municipality-id",
+        str(month.municipality.pk),
+        "--period",
+        month.period,
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} {fmt} {month.size} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    from bench.db import largest_size
+
+    big_size = largest_size(args)
+    small_size = "M" if big_size != "M" else "S"
+    months = prepare(args, (small_size, big_size))
+    small, big = months[small_size], months[big_size]
+    baseline = copy_baseline(big)
+
+    results = []
+    for fmt in FORMATS:
+        xl = measure("render", fmt, big)
+        m = measure("render", fmt, small)
+        ratio = xl["seconds"] / baseline["seconds"]
+        common = {
+            "sizes": [small_size, big_size],
+            "bases": xl["count"],
+            "file_bytes": xl["bytes"],
+            "records": xl["records"],
+            "copy_bytes": baseline["bytes"],
+            "runs_s": xl["runs"],
+            f"{small_size}_seconds": m["seconds"],
+        }
+        results.append(
+            Result(
+                id=f"B1-{fmt}",
+                value=xl["seconds"],
+                baseline=baseline["seconds"],
+                ratio=ratio,
+                target=f"<= {MAX_RATIO}x",
+                passed=ratio <= MAX_RATIO,
+                unit="s",
+                extra=common,
+            )
+        )
+        memory_ratio = xl["peak_rss_mb"] / m["peak_rss_mb"]
+        results.append(
+            Result(
+                id=f"B1-{fmt}-mem",
+                value=xl["peak_rss_mb"],
+                baseline=m["peak_rss_mb"],
+                ratio=memory_ratio,
+                target=f"<= {MAX_MEMORY_RATIO}x,{MAX_PEAK_MB:.0f}MB",
+                passed=memory_ratio <= MAX_MEMORY_RATIO and xl["peak_rss_mb"] <= MAX_PEAK_MB,
+                unit="MB",
+                extra={"sizes": [small_size, big_size], "baseline_is": f"{small_size} peak"},
+            )
+        )
+    return results
+
+
+# --- the child: one measurement in a clean process -----------------------------------------------
+
+
+def _child(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", choices=["render", "validate"], required=True)
+    parser.add_argument("--format", choices=FORMATS, required=True)
+    parser.add_argument("--municipality-id", type=int, required=True)
+    parser.add_argument("--period", required=True)
+    opts = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aidn_billing.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False
+
+    from bench.common import peak_rss_mb
+    from exports.formats import agresso_lg04, visma_file
+    from exports.models import ExportProfile
+    from exports.selectors import Selection, iter_bases
+    from exports.services import HashingWriter, agresso_options, visma_options
+    from invoices.models import BasisStatus, Municipality
+
+    municipality = Municipality.objects.get(pk=opts.municipality_id)
+    profile = ExportProfile.objects.get(municipality=municipality)
+    # The generated month is as intake stored it (received); the render path ignores status.
+    selection = Selection(
+        municipality=municipality, period=opts.period, statuses=tuple(BasisStatus.values)
+    )
+    if opts.format == "visma":
+        options: Any = visma_options(profile, layout="extended", reference_text="B1")
+    else:
+        options = agresso_options(profile, layout="classic", batch_id="AIDN25040101")
+
+    report: dict[str, Any] = {"runs": []}
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        if opts.child == "validate":
+            module: Any = visma_file if opts.format == "visma" else agresso_lg04
+            findings = module.validate(iter_bases(selection), options)
+            report["errors"] = sum(1 for f in findings if f.severity == "error")
+            report["warnings"] = len(findings) - report["errors"]
+        else:
+            with tempfile.NamedTemporaryFile(prefix="b1-", suffix=".txt") as fh:
+                out: Any = HashingWriter(fh)
+                if opts.format == "visma":
+                    summary = visma_file.write(iter_bases(selection), options, out)
+                else:
+                    ids = iter(range(380_000_000, 381_000_000))
+                    summary = agresso_lg04.write(iter_bases(selection), options, out, ids)
+                fh.flush()
+                os.fsync(fh.fileno())
+            report.update(count=summary.count, bytes=out.size, records=summary.records)
+        report["runs"].append(round(time.perf_counter() - started, 4))
+    report["seconds"] = min(report["runs"])
+    report["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])
