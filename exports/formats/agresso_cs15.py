@@ -114,13 +114,17 @@ def _customer_findings(customer: Customer, options: CustomerFileOptions) -> list
     if not customer.postcode:
         findings.append(error("missing_postcode", f"{where} mangler postnummer", field="postcode"))
     c = codec(options.encoding)
-    for label, field_name in (("name", "apar_name"), ("address1", "address1")):
+    for label, field_name, what in (
+        ("name", "apar_name", "navnet"),
+        ("address1", "address1", "adresselinjen"),
+    ):
         value = c.clean(getattr(customer, label))
-        if len(value) > layout.field(field_name).length:
+        width = layout.field(field_name).length
+        if len(value) > width:
             findings.append(
                 warning(
                     "name_cut" if label == "name" else "address_cut",
-                    f"{where}: {label} er kuttet til {layout.field(field_name).length} tegn",
+                    f"{where}: {what} er kuttet til {width} tegn",
                     field=label,
                 )
             )
