@@ -603,7 +603,12 @@ def _transport_error(exc: requests.RequestException, operation: str) -> VismaErr
             code="INGEN_TILKOBLING",
             maybe_delivered=False,
         )
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.MissingSchema,
+    ):
         return ConfigurationError("URL-en til Visma er ugyldig.", code="UGYLDIG_URL")
     return TransientError(
         f"Forbindelsen til Visma ble brutt før svaret kom ({operation}).",

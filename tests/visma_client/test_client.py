@@ -13,6 +13,7 @@ from integrations.visma.client import VismaClient, get_client
 from integrations.visma.errors import (
     AuthenticationFailed,
     ClientFault,
+    ConfigurationError,
     TransientError,
     VismaError,
 )
@@ -315,6 +316,13 @@ def test_connection_refused_is_not_delivered() -> None:
         nobody.send("1", "B1", [basis("R1")], False)
     assert caught.value.maybe_delivered is False
     assert caught.value.code == "INGEN_TILKOBLING"
+
+
+def test_a_url_that_is_not_http_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        VismaClient("ftp://127.0.0.1/fakturering_ws/", USER, PASSWORD).ping("1")
+    with pytest.raises(ConfigurationError):
+        VismaClient("http://127.0.0.1/fakturering_ws", USER, PASSWORD)
 
 
 # HentStatus
