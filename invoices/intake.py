@@ -15,10 +15,10 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -297,7 +297,13 @@ def _intake(
     basis_ids: list[tuple[BasisIn, int]] = []
 
     def insert(batch: list[BasisIn]) -> None:
-        ids = _insert_returning_ids(InvoiceBasis, _BASIS_COLUMNS, [row(b) for b in batch])
+        ids = _insert_returning_ids(
+            InvoiceBasis,
+            _BASIS_COLUMNS,
+            [row(b) for b in batch],
+            [b.source_reference for b in batch],
+            lambda refs: _basis_ids(municipality, refs),
+        )
         for basis, pk in zip(batch, ids, strict=True):
             ids_by_ref[basis.source_reference] = pk
             basis_ids.append((basis, pk))
@@ -409,21 +415,39 @@ def _insert_rows(
 
 
 def _portable(values: Sequence[Any]) -> tuple[Any, ...]:
-    """Dates and decimals as the text Django itself stores on SQLite."""
+    """Values as Django itself adapts them for databases without COPY."""
+    ops = connection.ops
     return tuple(
-        v.isoformat() if type(v) is datetime.date else str(v) if isinstance(v, Decimal) else v
+        ops.adapt_datetimefield_value(v)
+        if isinstance(v, datetime.datetime)
+        else ops.adapt_datefield_value(v)
+        if isinstance(v, datetime.date)
+        else str(v)
+        if isinstance(v, Decimal)
+        else v
         for v in values
     )
 
 
+K = TypeVar("K", bound=Hashable)
+
+
 def _insert_returning_ids(
-    model: type[Model], attnames: Sequence[str], rows: list[tuple[Any, ...]]
+    model: type[Model],
+    attnames: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    keys: list[K],
+    lookup: Callable[[list[K]], dict[K, int]],
 ) -> list[int]:
+    """Insert rows and return their new ids, in order, in a constant number of queries.
+
+    PostgreSQL: ids are drawn from the table's own sequence first, so COPY can write them (unique
+    and never reused, exactly as with a plain INSERT). Elsewhere one prepared insert for all rows
+    and one read of the ids by the rows' natural `keys`.
+    """
     if not rows:
         return []
     if connection.vendor == "postgresql":
-        # Take the ids from the table's own sequence first, so COPY can write them: ids stay
-        # unique and are never reused, exactly as with a plain INSERT.
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -432,10 +456,17 @@ def _insert_returning_ids(
             ids = [pk for (pk,) in cursor.fetchall()]
         _insert_rows(model, ("id", *attnames), [(pk, *r) for pk, r in zip(ids, rows, strict=True)])
         return ids
-    objs = model._default_manager.bulk_create(
-        [model(**dict(zip(attnames, r, strict=True))) for r in rows]
+    _insert_rows(model, attnames, rows)
+    found = lookup(keys)
+    return [found[key] for key in keys]
+
+
+def _basis_ids(municipality: Municipality, refs: list[str]) -> dict[str, int]:
+    return dict(
+        InvoiceBasis.objects.filter(
+            municipality=municipality, source_reference__in=refs
+        ).values_list("source_reference", "pk")
     )
-    return [obj.pk for obj in objs]
 
 
 def _replace_bases(rows: list[tuple[Any, ...]]) -> None:
@@ -506,16 +537,7 @@ def _ensure_parties(
             elif current.name != party.name:
                 wanted[party.key] = replace(current, name=party.name)
 
-    nids = [key[0] for key in wanted if key[0]]
-    orgs = [key[1] for key in wanted if key[1]]
-    known: dict[tuple[str, str], tuple[Any, ...]] = {}
-    rows = Party.objects.filter(municipality=municipality).filter(
-        Q(national_id__in=nids) | Q(national_id="", org_number__in=orgs)
-    )
-    for pk, nid, org, *values in rows.values_list(
-        "pk", "national_id", "org_number", *_PARTY_VALUES
-    ):
-        known[(nid, org)] = (pk, *values)
+    known = _known_parties(municipality, list(wanted))
 
     ids = {key: row[0] for key, row in known.items()}
     new_keys: list[tuple[str, str]] = []
@@ -540,7 +562,14 @@ def _ensure_parties(
                     **dict(zip(_PARTY_VALUES, values, strict=True)),
                 )
             )
-    ids.update(zip(new_keys, _insert_returning_ids(Party, _PARTY_COLUMNS, new_rows), strict=True))
+    new_ids = _insert_returning_ids(
+        Party,
+        _PARTY_COLUMNS,
+        new_rows,
+        new_keys,
+        lambda keys: {key: row[0] for key, row in _known_parties(municipality, keys).items()},
+    )
+    ids.update(zip(new_keys, new_ids, strict=True))
     if changed:
         Party.objects.bulk_create(
             changed,
@@ -549,3 +578,20 @@ def _ensure_parties(
             update_fields=list(_PARTY_VALUES),
         )
     return ids, len(new_rows), len(changed)
+
+
+def _known_parties(
+    municipality: Municipality, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """(national_id, org_number) → (pk, name, address1, address2, postcode, place)."""
+    nids = [key[0] for key in keys if key[0]]
+    orgs = [key[1] for key in keys if key[1]]
+    rows = Party.objects.filter(municipality=municipality).filter(
+        Q(national_id__in=nids) | Q(national_id="", org_number__in=orgs)
+    )
+    return {
+        (nid, org): (pk, *values)
+        for pk, nid, org, *values in rows.values_list(
+            "pk", "national_id", "org_number", *_PARTY_VALUES
+        )
+    }

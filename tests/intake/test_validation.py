@@ -1,0 +1,396 @@
+"""The validator's rules, one by one (spec/intake.md "Precise rules", spec/identifiers.md)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from invoices.models import BasisStatus, Municipality
+from invoices.validation import (
+    Catalogue,
+    Issue,
+    amount_for,
+    content_hash,
+    load_stored_originals,
+    validate_bases,
+)
+from tests import factories
+from tests.intake import helpers
+
+pytestmark = pytest.mark.usefixtures("services_a")
+
+
+def check(m: Municipality, bases: list[Any]) -> list[Issue]:
+    refs = {b.get("credits") for b in bases if isinstance(b, dict) and b.get("credits")}
+    stored = load_stored_originals(m, {r for r in refs if isinstance(r, str)})
+    return validate_bases(bases, Catalogue.load(m), stored_originals=stored)[1]
+
+
+def codes(issues: list[Issue]) -> list[tuple[str, str]]:
+    return [(i.field, i.code) for i in issues]
+
+
+def test_valid_basis_has_no_issues(kommune_a: Municipality) -> None:
+    valid, issues = validate_bases([helpers.basis()], Catalogue.load(kommune_a))
+    assert issues == []
+    assert len(valid) == 1
+    assert valid[0].lines[0].quantity == Decimal("4.00")
+    assert valid[0].total_ore == 86000
+
+
+# --- amounts ---------------------------------------------------------------------------------
+
+ROUNDING = [
+    # quantity, unit price (øre), amount (øre): ties go away from zero
+    ("4.00", 21500, 86000),
+    ("0.5", 1, 1),  # 0,5 øre → 1
+    ("1.5", 3, 5),  # 4,5 → 5
+    ("-0.5", 10051, -5026),  # −50,255 kr → −50,26 kr
+    ("-1.5", 3, -5),  # −4,5 → −5
+    ("0.33", 100, 33),
+    ("0.335", 100, None),  # three decimals are not allowed at all
+    ("2.25", 333, 749),  # 749,25 → 749
+    ("2.26", 333, 753),  # 752,58 → 753
+    ("0.01", 50, 1),  # 0,5 → 1
+    ("-0.01", 50, -1),
+    ("9999999.99", 99999999, None),  # product beyond the amount range
+]
+
+
+@pytest.mark.parametrize(("quantity", "price", "expected"), ROUNDING)
+def test_amount_rounding_table(quantity: str, price: int, expected: int | None) -> None:
+    hundredths = int(Decimal(quantity) * 100)
+    exact = (Decimal(quantity) * price).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    if expected is not None:
+        assert amount_for(hundredths, price) == expected == int(exact)
+
+
+@given(
+    st.integers(min_value=-999_999_999, max_value=999_999_999),
+    st.integers(min_value=0, max_value=10**8 - 1),
+)
+def test_amount_matches_decimal_round_half_up(hundredths: int, price: int) -> None:
+    exact = (Decimal(hundredths) / 100 * price).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    assert amount_for(hundredths, price) == int(exact)
+
+
+def test_negative_half_ore_example_from_the_spec(kommune_a: Municipality) -> None:
+    good = helpers.credit(
+        "K-1", "HT-1", lines=[helpers.line(quantity="-0.5", unit_price_ore=10051, amount_ore=-5026)]
+    )
+    bad = helpers.credit(
+        "K-2", "HT-1", lines=[helpers.line(quantity="-0.5", unit_price_ore=10051, amount_ore=-5025)]
+    )
+    issues = check(kommune_a, [helpers.basis("HT-1"), good, bad])
+    assert codes(issues) == [("lines[0].amount_ore", "amount_mismatch")]
+    assert issues[0].index == 2 and issues[0].source_reference == "K-2"
+    assert "-5026" in issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("quantity", 4, "invalid_type"),
+        ("quantity", "4,00", "invalid_format"),
+        ("quantity", "4.001", "invalid_format"),
+        ("quantity", "12345678", "invalid_format"),
+        ("quantity", " 4", "invalid_format"),
+        ("quantity", "+4", "invalid_format"),
+        ("quantity", "٤", "invalid_format"),  # Arabic-Indic four: a digit, but not [0-9]
+        ("unit_price_ore", 215.0, "invalid_type"),
+        ("unit_price_ore", "21500", "invalid_type"),
+        ("unit_price_ore", True, "invalid_type"),
+        ("unit_price_ore", 10**8, "out_of_range"),
+        ("amount_ore", 86000.0, "invalid_type"),
+        ("amount_ore", 10**10, "out_of_range"),
+        ("amount_ore", None, "required"),
+        ("service_from", "2026-02-30", "invalid_date"),
+        ("service_from", "20261001", "invalid_format"),
+        ("description", "x" * 201, "too_long"),
+        ("description", "to\nlinjer", "invalid_characters"),
+        ("service_code", "NEI", "unknown_service"),
+        ("service_code", "GML", "service_not_billable"),
+        ("service_code", "UTG", "service_not_valid"),
+        ("texts", ["x" * 51], "text_too_long"),
+        ("texts", ["ok"] * 100, "too_many_texts"),
+        ("texts", "én tekst", "invalid_type"),
+        ("texts", [1], "invalid_type"),
+        ("dimensions", {"art": "1234"}, "unknown_dimension"),
+        ("dimensions", {"ansvar": 3100}, "invalid_type"),
+        ("dimensions", {"ansvar": "x" * 26}, "invalid_value"),
+        ("dimensions", ["ansvar"], "invalid_type"),
+        ("kontering", {}, "unknown_field"),
+    ],
+)
+def test_line_rules(kommune_a: Municipality, field: str, value: Any, code: str) -> None:
+    line = helpers.line()
+    line[field] = value
+    issues = check(kommune_a, [helpers.basis(lines=[line])])
+    assert code in [i.code for i in issues], issues
+    assert all(i.field.startswith("lines[0].") for i in issues)
+    assert all(i.index == 0 and i.source_reference == "HT-2026-10-000001" for i in issues)
+
+
+def test_texts_are_never_cut_and_fifty_characters_pass(kommune_a: Municipality) -> None:
+    exact = helpers.line(texts=["x" * 50] * 99)
+    valid, issues = validate_bases([helpers.basis(lines=[exact])], Catalogue.load(kommune_a))
+    assert issues == []
+    assert valid[0].lines[0].texts == ["x" * 50] * 99
+    too_long = helpers.line(texts=["ok", "y" * 51])
+    issues = check(kommune_a, [helpers.basis(lines=[too_long])])
+    assert codes(issues) == [("lines[0].texts[1]", "text_too_long")]
+
+
+def test_service_from_after_service_to(kommune_a: Municipality) -> None:
+    line = helpers.line(service_from="2026-10-31", service_to="2026-10-01")
+    assert codes(check(kommune_a, [helpers.basis(lines=[line])])) == [
+        ("lines[0].service_to", "invalid_date_range")
+    ]
+
+
+def test_line_count_limits(kommune_a: Municipality) -> None:
+    assert codes(check(kommune_a, [helpers.basis(lines=[])])) == [("lines", "no_lines")]
+    ninety_nine = [helpers.line() for _ in range(99)]
+    assert check(kommune_a, [helpers.basis(lines=ninety_nine)]) == []
+    assert codes(check(kommune_a, [helpers.basis(lines=[*ninety_nine, helpers.line()])])) == [
+        ("lines", "too_many_lines")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("source_reference", "", "required"),
+        ("source_reference", "x" * 65, "too_long"),
+        ("source_reference", 123, "invalid_type"),
+        ("period", "2026-13", "invalid_format"),
+        ("period", "2026-1", "invalid_format"),
+        ("period", None, "required"),
+        ("kind", "faktura", "invalid_value"),
+        ("kind", None, "required"),
+        ("unit", None, "required"),
+        ("unit", "HJT", "invalid_type"),
+        ("unit", {"name": "uten kode"}, "required"),
+        ("payer", None, "required"),
+        ("lines", {"0": {}}, "invalid_type"),
+        ("credits", "HT-9", "credits_not_allowed"),
+        ("ekstra", 1, "unknown_field"),
+    ],
+)
+def test_basis_rules(kommune_a: Municipality, field: str, value: Any, code: str) -> None:
+    doc = helpers.basis()
+    doc[field] = value
+    issues = check(kommune_a, [doc])
+    assert code in [i.code for i in issues], issues
+    assert all(i.index == 0 for i in issues)
+
+
+def test_sixty_four_character_reference_is_fine(kommune_a: Municipality) -> None:
+    assert check(kommune_a, [helpers.basis("R" * 64)]) == []
+
+
+def test_basis_that_is_not_an_object(kommune_a: Municipality) -> None:
+    issues = check(kommune_a, [helpers.basis(), "tekst", None])
+    assert [(i.index, i.code) for i in issues] == [(1, "invalid_type"), (2, "invalid_type")]
+
+
+# --- parties and identifiers -----------------------------------------------------------------
+
+IDS = [
+    (factories.FNR_CLASSIC, None),
+    ("15899010067", None),  # 2032 rule, K1 remainder 1
+    ("15899010075", None),  # remainder 2
+    ("15899010083", None),  # remainder 3
+    (factories.DNR, None),
+    (factories.FNR_OTHER, None),
+    ("15899010050", "invalid_checksum"),  # K2 wrong
+    ("15899010058", "invalid_checksum"),
+    ("1589901005", "invalid_format"),
+    ("1589901005X", "invalid_format"),
+    ("32899010014", "invalid_checksum"),
+]
+
+
+@pytest.mark.parametrize(("national_id", "code"), IDS)
+def test_national_ids(kommune_a: Municipality, national_id: str, code: str | None) -> None:
+    issues = check(kommune_a, [helpers.basis(payer_obj=helpers.payer(national_id))])
+    assert codes(issues) == ([] if code is None else [("payer.national_id", code)])
+
+
+def test_synthetic_ids_only_when_allowed(kommune_a: Municipality, settings: Any) -> None:
+    settings.ALLOW_SYNTHETIC_IDS = False
+    issues = check(kommune_a, [helpers.basis(payer_obj=helpers.payer("15899010067"))])
+    assert codes(issues) == [("payer.national_id", "synthetic_id")]
+
+
+def test_org_number_payer(kommune_a: Municipality) -> None:
+    org = {"org_number": factories.ORGNR, "name": "Omsorg AS"}
+    assert check(kommune_a, [helpers.basis(payer_obj=org)]) == []
+    bad = {"org_number": "988077918", "name": "Omsorg AS"}
+    assert codes(check(kommune_a, [helpers.basis(payer_obj=bad)])) == [
+        ("payer.org_number", "invalid_checksum")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payer", "expected"),
+    [
+        ({"name": "Uten id"}, ("payer.national_id", "required")),
+        (
+            {"national_id": factories.FNR_CLASSIC, "org_number": factories.ORGNR, "name": "Begge"},
+            ("payer.national_id", "ambiguous_identifier"),
+        ),
+        ({"national_id": factories.FNR_CLASSIC}, ("payer.name", "required")),
+        ({"national_id": factories.FNR_CLASSIC, "name": "x" * 101}, ("payer.name", "too_long")),
+        ({"national_id": 15899010059, "name": "Tall"}, ("payer.national_id", "invalid_type")),
+        (
+            {"national_id": factories.FNR_CLASSIC, "name": "K", "postcode": "999"},
+            ("payer.postcode", "invalid_format"),
+        ),
+        (
+            {"national_id": factories.FNR_CLASSIC, "name": "K", "address1": "a" * 101},
+            ("payer.address1", "too_long"),
+        ),
+        (
+            {"national_id": factories.FNR_CLASSIC, "name": "K", "epost": "x"},
+            ("payer.epost", "unknown_field"),
+        ),
+    ],
+)
+def test_payer_rules(
+    kommune_a: Municipality, payer: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    assert codes(check(kommune_a, [helpers.basis(payer_obj=payer)])) == [expected]
+
+
+def test_address_is_optional_at_intake(kommune_a: Municipality) -> None:
+    bare = {"national_id": factories.FNR_CLASSIC, "name": "Kari Nordmann"}
+    assert check(kommune_a, [helpers.basis(payer_obj=bare)]) == []
+
+
+def test_recipient_is_checked_like_the_payer(kommune_a: Municipality) -> None:
+    recipient = {"national_id": "15899010050", "name": "Ola"}
+    assert codes(check(kommune_a, [helpers.basis(recipient=recipient)])) == [
+        ("recipient.national_id", "invalid_checksum")
+    ]
+
+
+def test_names_with_sami_letters_and_control_characters(kommune_a: Municipality) -> None:
+    sami = helpers.payer(name="Máret Áŋŋá Čoavdda-Šiellá Ŧ Žž")
+    assert check(kommune_a, [helpers.basis(payer_obj=sami)]) == []
+    for bad in ("Kari\x00", "Kari\u2028Nordmann", "Kari\ud800"):
+        issues = check(kommune_a, [helpers.basis(payer_obj=helpers.payer(name=bad))])
+        assert codes(issues) == [("payer.name", "invalid_characters")]
+
+
+# --- signs and credits -----------------------------------------------------------------------
+
+
+def test_invoice_lines_cannot_be_negative(kommune_a: Municipality) -> None:
+    negative = helpers.line(quantity="-1.00")
+    assert codes(check(kommune_a, [helpers.basis(lines=[negative])])) == [
+        ("lines[0].quantity", "invalid_sign")
+    ]
+    negative_price = helpers.line(unit_price_ore=-100)
+    assert codes(check(kommune_a, [helpers.basis(lines=[negative_price])])) == [
+        ("lines[0].unit_price_ore", "invalid_sign")
+    ]
+
+
+def test_credit_lines_are_negative_quantities_with_positive_prices(kommune_a: Municipality) -> None:
+    first = helpers.basis("HT-1")
+    positive = helpers.credit("K-1", "HT-1", lines=[helpers.line(quantity="4.00")])
+    negative_price = helpers.credit(
+        "K-2", "HT-1", lines=[helpers.line(quantity="4.00", unit_price_ore=-21500)]
+    )
+    issues = check(kommune_a, [first, positive, negative_price])
+    assert [(i.index, i.field, i.code) for i in issues] == [
+        (1, "lines[0].quantity", "invalid_sign"),
+        (2, "lines[0].quantity", "invalid_sign"),
+    ]
+    zero = helpers.credit("K-3", "HT-1", lines=[helpers.line(quantity="0.00")])
+    assert check(kommune_a, [first, zero]) == []
+
+
+def test_credit_needs_an_earlier_invoice_of_the_same_payer(kommune_a: Municipality) -> None:
+    invoice = helpers.basis("HT-1")
+    assert check(kommune_a, [invoice, helpers.credit("K-1", "HT-1")]) == []
+    # later in the request is not enough
+    issues = check(kommune_a, [helpers.credit("K-1", "HT-1"), invoice])
+    assert codes(issues) == [("credits", "unknown_credit_reference")]
+    # unknown
+    assert codes(check(kommune_a, [helpers.credit("K-1", "HT-404")])) == [
+        ("credits", "unknown_credit_reference")
+    ]
+    # another payer
+    other = helpers.credit("K-1", "HT-1", payer_obj=helpers.payer(factories.FNR_OTHER))
+    assert codes(check(kommune_a, [invoice, other])) == [("credits", "credit_payer_mismatch")]
+    # a credit of a credit
+    issues = check(
+        kommune_a, [invoice, helpers.credit("K-1", "HT-1"), helpers.credit("K-2", "K-1")]
+    )
+    assert codes(issues) == [("credits", "credit_target_not_invoice")]
+    # missing credits
+    missing = helpers.credit("K-1", "HT-1")
+    missing["credits"] = None
+    assert codes(check(kommune_a, [invoice, missing])) == [("credits", "required")]
+
+
+def test_credit_of_a_stored_invoice(kommune_a: Municipality, kommune_b: Municipality) -> None:
+    stored = factories.basis(kommune_a, source_reference="HT-1", status=BasisStatus.EXPORTED)
+    assert stored.payer.national_id == factories.FNR_CLASSIC
+    assert check(kommune_a, [helpers.credit("K-1", "HT-1")]) == []
+    # the same reference in another municipality does not count
+    helpers.catalogue(kommune_b)
+    assert codes(check(kommune_b, [helpers.credit("K-1", "HT-1")])) == [
+        ("credits", "unknown_credit_reference")
+    ]
+
+
+def test_duplicate_references_in_one_request(kommune_a: Municipality) -> None:
+    issues = check(kommune_a, [helpers.basis("HT-1"), helpers.basis("HT-2"), helpers.basis("HT-1")])
+    assert [(i.index, i.source_reference, i.field, i.code) for i in issues] == [
+        (2, "HT-1", "source_reference", "duplicate_reference")
+    ]
+
+
+def test_every_error_of_a_basis_is_listed(kommune_a: Municipality) -> None:
+    doc = helpers.basis(
+        lines=[helpers.line(amount_ore=1), helpers.line(service="NEI", texts=["x" * 60])],
+        payer_obj=helpers.payer("15899010050"),
+    )
+    assert sorted(codes(check(kommune_a, [doc]))) == [
+        ("lines[0].amount_ore", "amount_mismatch"),
+        ("lines[1].service_code", "unknown_service"),
+        ("lines[1].texts[0]", "text_too_long"),
+        ("payer.national_id", "invalid_checksum"),
+    ]
+
+
+# --- same content --------------------------------------------------------------------------------
+
+
+def test_content_hash_normalizes(kommune_a: Municipality) -> None:
+    cat = Catalogue.load(kommune_a)
+
+    def digest(doc: dict[str, Any]) -> str:
+        valid, issues = validate_bases([doc], cat)
+        assert issues == []
+        return content_hash(valid[0])
+
+    base = helpers.basis(lines=[helpers.line(texts=[], dimensions={})])
+    same = helpers.basis(lines=[helpers.line(quantity="4", texts=None, dimensions=None)])
+    del same["credits"]
+    same["lines"][0].pop("texts")
+    assert digest(base) == digest(same)
+    # recipient missing = the payer itself
+    assert digest(base) == digest({**base, "recipient": helpers.payer()})
+    # a new address is master data, not a new basis
+    moved = {**base, "payer": helpers.payer(address1="Nyveien 2")}
+    assert digest(base) == digest(moved)
+    changed = helpers.basis(lines=[helpers.line(quantity="5.00", texts=[], dimensions={})])
+    assert digest(base) != digest(changed)
