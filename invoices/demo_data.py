@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
+from .intake import intake_bases
 from .models import DimensionDefinition, Membership, Municipality, Role, Service, Unit
 
 DEMO_NUMBER = "9999"
@@ -690,11 +691,18 @@ def load_month(
     Demo data passes the same validation as real data; a chunk that fails raises the intake's
     own error. Loading the same (size, seed, period) twice stores nothing new.
     """
-    from .intake import intake_bases
-
     totals = LoadTotals()
+    earlier: set[str] = set()
     for chunk in chunked(iter_invoice_bases(size, seed=seed, period=period), INTAKE_CHUNK):
-        result = intake_bases(municipality, chunk, actor=actor)
+        result = intake_bases(
+            municipality,
+            chunk,
+            actor=actor,
+            source="demo",
+            index_offset=len(earlier),
+            earlier_references=earlier,
+        )
+        earlier.update(basis["source_reference"] for basis in chunk)
         totals.created += result.created
         totals.updated += result.updated
         totals.unchanged += result.unchanged

@@ -1,0 +1,106 @@
+"""`manage.py seed_demo`: Demo kommune, its users and one month of synthetic invoice bases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Count, Sum
+
+from invoices.demo_data import (
+    DEMO_NUMBER,
+    DEMO_USERS,
+    SIZES,
+    ensure_user,
+    load_month,
+    parse_period,
+    previous_period,
+    seed_installed_apps,
+    setup_demo_municipality,
+)
+from invoices.models import InvoiceBasis
+from invoices.templatetags.money import kr
+
+
+class Command(BaseCommand):
+    help = (
+        "Oppretter Demo kommune (9999) med demobrukere og én måned syntetiske fakturagrunnlag, "
+        "lagret gjennom det vanlige mottaket. Kan kjøres flere ganger."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--size", choices=list(SIZES), default="S", help="datamengde (S)")
+        parser.add_argument("--seed", type=int, default=1, help="samme frø gir samme data (1)")
+        parser.add_argument(
+            "--period", type=parse_period, default=None, help="YYYY-MM (forrige måned)"
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="gjør ingenting hvis Demo kommune allerede har fakturagrunnlag",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="kjør også når DJANGO_ENV=production"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.DJANGO_ENV == "production" and not options["force"]:
+            raise CommandError(
+                "Demodata legges ikke inn i produksjon. Bruk --force hvis dette er et demomiljø."
+            )
+        if not settings.ALLOW_SYNTHETIC_IDS:
+            raise CommandError(
+                "Demodata bruker syntetiske fødselsnumre; sett ALLOW_SYNTHETIC_IDS=true."
+            )
+        if (
+            options["if_empty"]
+            and InvoiceBasis.objects.filter(municipality__number=DEMO_NUMBER).exists()
+        ):
+            self.stdout.write("Demo kommune har allerede fakturagrunnlag; ingenting å gjøre.")
+            return
+
+        size, seed = options["size"], options["seed"]
+        period = options["period"] or previous_period()
+        # All or nothing: a failure leaves no half-seeded demo behind for --if-empty to skip.
+        with transaction.atomic():
+            municipality = setup_demo_municipality()
+            users = [
+                (username, password, role, ensure_user(username, password, municipality, role))
+                for username, password, role in DEMO_USERS
+            ]
+            totals = load_month(municipality, size, seed=seed, period=period)
+            hooks = seed_installed_apps(municipality)
+
+        out = self.stdout
+        out.write(self.style.SUCCESS(f"{municipality}: {period}, størrelse {size}, frø {seed}"))
+        out.write(
+            f"  fakturagrunnlag: {totals.created} nye, {totals.updated} oppdatert, "
+            f"{totals.unchanged} uendret"
+        )
+        per_unit = (
+            InvoiceBasis.objects.filter(municipality=municipality, period=period)
+            .values("unit__code", "unit__name")
+            .annotate(count=Count("id"), line_total=Sum("line_count"), total=Sum("total_ore"))
+            .order_by("unit__code")
+        )
+        rows = list(per_unit)
+        rows.append(
+            {
+                "unit__code": "",
+                "unit__name": "Sum",
+                **{key: sum(r[key] for r in rows) for key in ("count", "line_total", "total")},
+            }
+        )
+        for row in rows:
+            out.write(
+                f"  {row['unit__code']:<9} {row['unit__name']:<28} {row['count']:>6} grunnlag"
+                f" {row['line_total']:>7} linjer {kr(row['total']):>16} kr"
+            )
+        for label, result in hooks:
+            out.write(f"  {label}: {result if result is not None else 'ok'}")
+        out.write("  Demobrukere:")
+        for username, password, role, created in users:
+            note = f"passord {password}" if created else "fantes fra før, passord uendret"
+            out.write(f"    {username:<12} {role.label:<30} {note}")
