@@ -29,6 +29,7 @@ from invoices.demo_data import (
     SIZES,
     ensure_user,
     iter_invoice_bases,
+    seed_installed_apps,
     setup_demo_municipality,
     write_document,
 )
@@ -134,6 +135,18 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url(), **extra}
 
 
+def bench_municipality() -> Municipality:
+    """Demo kommune in the bench database, set up like the demo (each app's demo hook: export
+    profile, Visma settings pointing at the local simulator), once per run."""
+    if not _active:
+        raise RuntimeError("bench_municipality() runs inside bench_database()")
+    if "municipality" not in _active:
+        municipality = setup_demo_municipality()
+        seed_installed_apps(municipality)
+        _active["municipality"] = municipality
+    return _active["municipality"]  # type: ignore[no-any-return]
+
+
 def load_month(size: str, seed: int = 1) -> Month:
     """The month of `size` in the bench database, stored through the intake once per run.
 
@@ -144,7 +157,7 @@ def load_month(size: str, seed: int = 1) -> Month:
         raise RuntimeError("load_month() runs inside bench_database()")
     if (size, seed) in _months:
         return _months[(size, seed)]
-    municipality = setup_demo_municipality()
+    municipality = bench_municipality()
     period = BENCH_PERIODS[size]
     started = time.perf_counter()
     if not _already_loaded(municipality, size, seed, period):
@@ -193,7 +206,7 @@ def bench_user(role: Role = Role.MERKANTIL) -> Any:
     """A user with `role` in Demo kommune (the bench database's municipality)."""
     from django.contrib.auth import get_user_model
 
-    municipality = setup_demo_municipality()
+    municipality = bench_municipality()
     username = f"bench_{role.value}"
     ensure_user(username, "bench-only-password", municipality, role)
     return get_user_model().objects.get(username=username)
