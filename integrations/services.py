@@ -1159,4 +1159,4 @@ def period_send_summary(municipality: Municipality, period: str) -> dict[str, in
     row = sendable_bases(municipality, period).aggregate(
         count=Count("pk"), total=Coalesce(Sum("total_ore"), 0)
     )
-    return {"count": row["count"] or 0, "total_ore": row["total_ore"] or 0}
+    return {"count": row["count"] or 0, "total_ore": row["total"] or 0}

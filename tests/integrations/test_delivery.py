@@ -14,6 +14,7 @@ from integrations.models import AttemptState, BasisVismaStatus, Transfer, Transf
 from integrations.visma.client import get_client
 from integrations.visma.errors import ClientFault
 from integrations.visma.mapping import context_for, load
+from integrations.visma.types import SoapBasis
 from invoices.identifiers import is_valid_kid
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis
 from tests import factories
@@ -195,6 +196,7 @@ def test_mixed_outcomes_in_one_batch(kommune_a, visma_a, simulator, merkantil_a)
     # deduplicating Visma answers DUPLIKAT, which counts as sent.
     simulator.set_faults(dedup=True)
     soap = load([earlier.pk], context_for(kommune_a))[earlier.pk]
+    assert isinstance(soap, SoapBasis)
     client = get_client(visma_a.base_url, "demo", DEMO_PASSWORD)
     assert client.send("1", "tidligere", [soap], False)[0].status == "MOTTATT"
 
@@ -224,7 +226,7 @@ def test_double_start_creates_no_second_live_attempt(
     assert TransferAttempt.objects.filter(is_test=False).count() == 5
     assert first.attempts.count() == 5
     # Even a direct insert that bypasses the service is refused by the database.
-    basis = first.attempts.first().basis
+    basis = first.attempts.get(basis_id=min(a.basis_id for a in first.attempts.all())).basis
     second = Transfer.objects.create(municipality=kommune_a)
     with pytest.raises(IntegrityError), transaction.atomic():
         TransferAttempt.objects.create(transfer=second, basis=basis, reference=basis.reference)
@@ -271,8 +273,10 @@ def test_expired_lease_is_resolved_through_hentstatus_before_any_resend(
     claim = services._claim(transfer.pk, "dead-worker")
     assert claim is not None
     soaps = load([a.basis_id for a in claim.attempts], context_for(kommune_a))
+    batch = [s for s in soaps.values() if isinstance(s, SoapBasis)]
+    assert len(batch) == 10
     client = get_client(visma_a.base_url, "demo", DEMO_PASSWORD)
-    client.send("1", claim.batch_reference, [soaps[a.basis_id] for a in claim.attempts], False)
+    client.send("1", claim.batch_reference, batch, False)
     # Worker 2 claims the other batch, and dies before its call left the machine.
     claim2 = services._claim(transfer.pk, "dead-worker-2")
     assert claim2 is not None
