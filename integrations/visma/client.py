@@ -328,11 +328,13 @@ class VismaClient:
                 code="HTTP_404",
             )
         if status in _NOT_DELIVERED_STATUSES:
-            raise TransientError(
+            busy = TransientError(
                 f"Visma er overbelastet eller utilgjengelig (HTTP {status}). Prøver igjen senere.",
                 code=f"HTTP_{status}",
                 maybe_delivered=False,
             )
+            busy.retry_after = _retry_after(response.headers.get("Retry-After"))
+            raise busy
         if status in _MAYBE_DELIVERED_STATUSES:
             raise TransientError(
                 f"En mellomtjener fikk ikke svar fra Visma (HTTP {status}).",
@@ -560,6 +562,16 @@ def _fault_error(fault: zeep.exceptions.Fault, context: str) -> VismaError:
         code=code or "TEKNISK_FEIL",
         maybe_delivered=False,
     )
+
+
+_MAX_RETRY_AFTER = 3600.0
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the delay form only; an HTTP date is ignored), capped."""
+    if not value or not value.strip().isdigit():
+        return None
+    return min(float(value.strip()), _MAX_RETRY_AFTER)
 
 
 # An 11-digit run in a server's text is most likely a national id echoed back.

@@ -35,9 +35,11 @@ class ClientFault(VismaError):
 
 
 class TransientError(VismaError):
-    """SOAP Fault Server, 429/502/503/504, refused/reset connections, timeouts: retry later."""
+    """SOAP Fault Server, 429/502/503/504, refused/reset connections, timeouts: retry later.
+    `retry_after`: seconds the server asked the caller to wait (HTTP Retry-After), if it did."""
 
     permanent = False
+    retry_after: float | None = None
 
 
 class ConfigurationError(VismaError):

@@ -274,6 +274,7 @@ def test_refusals_are_transient_and_not_delivered(
     assert caught.value.maybe_delivered is False
     assert caught.value.permanent is False
     assert caught.value.code == code
+    assert caught.value.retry_after == (1.0 if code == "HTTP_429" else None)
     simulator.set_faults(**{fault: 0.0})
     assert client.status("1", ["R1"])[0].tilstand == "UKJENT"
 
@@ -282,8 +283,10 @@ def test_refusals_are_transient_and_not_delivered(
 def test_lost_replies_may_have_been_delivered(
     client: VismaClient, simulator: SimulatorHandle, fault: str
 ) -> None:
+    # The simulator stores before it stalls, drops or garbles the reply; a read timeout well
+    # above the processing time keeps the status check below from racing the store.
     simulator.set_faults(**{fault: 1.0}, timeout_seconds=3.0)
-    quick = VismaClient(simulator.url, USER, PASSWORD, connect_timeout=1, read_timeout=0.4)
+    quick = VismaClient(simulator.url, USER, PASSWORD, connect_timeout=1, read_timeout=1.0)
     with pytest.raises(TransientError) as caught:
         quick.send("1", "B1", [basis("R1"), basis("R2")], False)
     assert caught.value.maybe_delivered is True
