@@ -183,7 +183,7 @@ class TransferAttempt(models.Model):
     claimed_by = models.CharField(max_length=100, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     grunnlag_id = models.CharField(_("grunnlagId"), max_length=40, blank=True)
-    visma_status = models.CharField(_("svar fra Visma"), max_length=16, blank=True)
+    visma_status = models.CharField(_("svar fra Visma"), max_length=32, blank=True)
     # Visma's meldinger ([{"kode", "tekst", "felt"}]) for rejected bases; local checks use the same.
     messages = models.JSONField(default=list, blank=True)
     last_error = models.TextField(_("siste feil"), blank=True)
