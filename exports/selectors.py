@@ -60,7 +60,7 @@ _LINE_JSON = {
     "texts_json": Cast("texts", TextField()),
     "dimensions_json": Cast("dimensions", TextField()),
 }
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _json(text: str | None) -> Any:

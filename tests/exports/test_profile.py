@@ -126,7 +126,7 @@ def test_form_refuses_bad_settings_with_a_norwegian_message(
     )
     assert not form.is_valid()
     assert field in form.errors, form.errors
-    assert message in " ".join(form.errors[field])
+    assert message in " ".join(str(e) for e in form.errors[field])
     assert ExportProfile.objects.get(pk=profile.pk).default_oppdragsgiver == ""
 
 

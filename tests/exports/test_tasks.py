@@ -42,4 +42,4 @@ def test_task_retries_while_another_worker_holds_the_export(
 
     monkeypatch.setattr(tasks, "export_run", busy)
     with pytest.raises(Retry):
-        tasks.run_export.apply(args=[1], throw=True)
+        tasks.run_export.apply(args=(1,), throw=True)

@@ -151,7 +151,7 @@ def test_download_gives_the_same_bytes_every_time(
     second = client_for(superbruker_a).get(url)
 
     assert first.status_code == second.status_code == 200
-    one, two = b"".join(first.streaming_content), b"".join(second.streaming_content)
+    one, two = first.getvalue(), second.getvalue()
     assert one == two == file_bytes(done_export)
     assert sha256_of(one) == done_export.sha256 == first["X-Content-SHA256"]
     assert done_export.file_name in first["Content-Disposition"]
