@@ -51,7 +51,7 @@ def prepare(args: argparse.Namespace, sizes: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _baseline_queries(municipality_id: int, period: str) -> list[Any]:
-    from exports.selectors import _BASIS_COLUMNS, _LINE_COLUMNS
+    from exports.selectors import _BASIS_COLUMNS, _LINE_COLUMNS, _LINE_JSON
     from invoices.models import InvoiceBasis, InvoiceLine
 
     bases = InvoiceBasis.objects.filter(municipality_id=municipality_id, period=period)
@@ -66,6 +66,7 @@ def _baseline_queries(municipality_id: int, period: str) -> list[Any]:
     return [
         bases.order_by("pk").values_list(*_BASIS_COLUMNS),
         InvoiceLine.objects.filter(basis__in=bases.values("pk"))
+        .annotate(**_LINE_JSON)
         .order_by("basis_id", "line_no")
         .values_list(*_LINE_COLUMNS, *service_columns),
     ]

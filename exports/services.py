@@ -1085,7 +1085,8 @@ class _Run:
         self._cleanup_files()
 
     def finish_failed(self, message: str, findings: Sequence[Finding] = ()) -> None:
-        self._cleanup_files()
+        for path in self.tmp_paths:
+            _remove(path)
         try:
             with transaction.atomic():
                 export = self._locked_export()
@@ -1109,12 +1110,21 @@ class _Run:
                     failure=message[:500],
                 )
         except _LeaseLost:
+            # The run that took over owns the final file name now: leave it alone.
             logger.warning("export %s: failed after losing its lease", self.export.pk)
+            return
+        self._cleanup_files()
 
     def _cleanup_files(self) -> None:
+        """Remove what this run wrote, and a file an earlier, taken-over run of the same export
+        may have left under the final name: an export that is not done has no file."""
         for path in self.tmp_paths:
             _remove(path)
-        for name in self.stored:
+        names = set(self.stored)
+        for file_name in (self.export.file_name, self.export.customer_file_name):
+            if file_name:
+                names.add(export_upload_to(self.export, file_name))
+        for name in names:
             default_storage.delete(name)
         self.stored = []
 

@@ -413,3 +413,36 @@ def test_wide_layout_on_request(
     assert export.status == ExportStatus.DONE
     assert {len(line) for line in file_bytes(export).splitlines()} == {4324}
     assert [o.order_id for o in read_agresso(export, "wide")] == [380_000_000]
+
+
+def test_a_taken_over_export_that_fails_leaves_no_file_behind(
+    kommune_a: Municipality, merkantil_a: Any, visma_profile: ExportProfile, media_root: Path
+) -> None:
+    basis = factories.basis(kommune_a, lines=[{"dimensions": DIMS}])
+    export = export_create(
+        kommune_a, period="2026-10", fmt="visma", actor=merkantil_a, enqueue=False
+    )
+    # The dead run had already stored its file under the final name before it could commit.
+    Export.objects.filter(pk=export.pk).update(
+        status=ExportStatus.RUNNING,
+        run_token="dead",
+        lease_until=timezone.now() - datetime.timedelta(seconds=1),
+        seq=1,
+        file_name="VISMA_9999_202610_001.txt",
+    )
+    stale = media_root / "exports" / "9999" / "2026-10" / "VISMA_9999_202610_001.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"ST stale\r\n")
+    original = services._Run._check_written
+
+    def withdraw_meanwhile(self: Any, written: Any) -> None:
+        original(self, written)
+        InvoiceBasis.objects.filter(pk=basis.pk).update(status=BasisStatus.RECEIVED)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services._Run, "_check_written", withdraw_meanwhile)
+        resumed = export_run(export.pk)
+
+    assert resumed.status == ExportStatus.FAILED
+    assert resumed.file_name == "VISMA_9999_202610_001.txt"  # the name stays taken
+    assert stored_files(media_root) == []
