@@ -50,7 +50,7 @@ def check_periode(value: str) -> str:
     return value
 
 
-def _x(text: str) -> str:
+def escape_text(text: str) -> str:
     """Escape element text. `\\r` becomes a reference, or a parser would turn it into `\\n`."""
     if "&" in text:
         text = text.replace("&", "&amp;")
@@ -74,52 +74,54 @@ def send_envelope(
     (control characters) or a malformed `periode`."""
     parts = [
         _HEAD,
-        f"<f:selskap>{_x(selskap)}</f:selskap>",
+        f"<f:selskap>{escape_text(selskap)}</f:selskap>",
         f"<f:testmodus>{_bool(testmodus)}</f:testmodus>",
-        f"<f:buntreferanse>{_x(buntreferanse)}</f:buntreferanse>",
+        f"<f:buntreferanse>{escape_text(buntreferanse)}</f:buntreferanse>",
     ]
     add = parts.append
     for b in bases:
-        add(f"<f:fakturagrunnlag><f:referanse>{_x(b.referanse)}</f:referanse>")
+        add(f"<f:fakturagrunnlag><f:referanse>{escape_text(b.referanse)}</f:referanse>")
         if b.kreditnota_for:
-            add(f"<f:kreditnotaFor>{_x(b.kreditnota_for)}</f:kreditnotaFor>")
+            add(f"<f:kreditnotaFor>{escape_text(b.kreditnota_for)}</f:kreditnotaFor>")
         add(f"<f:periode>{check_periode(b.periode)}</f:periode>")
-        add(f"<f:kunde><f:kundenr>{_x(b.kundenr)}</f:kundenr><f:navn>{_x(b.navn)}</f:navn>")
+        add(
+            f"<f:kunde><f:kundenr>{escape_text(b.kundenr)}</f:kundenr><f:navn>{escape_text(b.navn)}</f:navn>"
+        )
         if b.adresse1:
-            add(f"<f:adresse1>{_x(b.adresse1)}</f:adresse1>")
+            add(f"<f:adresse1>{escape_text(b.adresse1)}</f:adresse1>")
         if b.adresse2:
-            add(f"<f:adresse2>{_x(b.adresse2)}</f:adresse2>")
-        add(f"<f:postnr>{_x(b.postnr)}</f:postnr>")
+            add(f"<f:adresse2>{escape_text(b.adresse2)}</f:adresse2>")
+        add(f"<f:postnr>{escape_text(b.postnr)}</f:postnr>")
         if b.poststed:
-            add(f"<f:poststed>{_x(b.poststed)}</f:poststed>")
+            add(f"<f:poststed>{escape_text(b.poststed)}</f:poststed>")
         add("</f:kunde>")
         if b.betform:
-            add(f"<f:betform>{_x(b.betform)}</f:betform>")
-        add(f"<f:oppdragsgiver>{_x(b.oppdragsgiver)}</f:oppdragsgiver>")
+            add(f"<f:betform>{escape_text(b.betform)}</f:betform>")
+        add(f"<f:oppdragsgiver>{escape_text(b.oppdragsgiver)}</f:oppdragsgiver>")
         if b.saksnr:
-            add(f"<f:saksnr>{_x(b.saksnr)}</f:saksnr>")
+            add(f"<f:saksnr>{escape_text(b.saksnr)}</f:saksnr>")
         if b.deres_ref:
-            add(f"<f:deresRef>{_x(b.deres_ref)}</f:deresRef>")
+            add(f"<f:deresRef>{escape_text(b.deres_ref)}</f:deresRef>")
         for line in b.linjer:
             add(
-                f"<f:linje><f:varenr>{_x(line.varenr)}</f:varenr>"
+                f"<f:linje><f:varenr>{escape_text(line.varenr)}</f:varenr>"
                 f"<f:antall>{format_antall(line.antall)}</f:antall>"
                 f"<f:pris>{int(line.pris)}</f:pris><f:belop>{int(line.belop)}</f:belop>"
             )
             if line.mvakode:
-                add(f"<f:mvakode>{_x(line.mvakode)}</f:mvakode>")
+                add(f"<f:mvakode>{escape_text(line.mvakode)}</f:mvakode>")
             kontering = sorted((int(nr), value) for nr, value in line.kontering.items() if value)
             if kontering:
                 add("<f:kontering>")
                 for nr, value in kontering:
-                    add(f'<f:kb nr="{nr}">{_x(value)}</f:kb>')
+                    add(f'<f:kb nr="{nr}">{escape_text(value)}</f:kb>')
                 add("</f:kontering>")
             if line.profil:
-                add(f"<f:profil>{_x(line.profil)}</f:profil>")
+                add(f"<f:profil>{escape_text(line.profil)}</f:profil>")
             if line.internfaktura is not None:
                 add(f"<f:internfaktura>{_bool(line.internfaktura)}</f:internfaktura>")
             for tekst in line.tekster:
-                add(f"<f:tekst>{_x(tekst)}</f:tekst>")
+                add(f"<f:tekst>{escape_text(tekst)}</f:tekst>")
             add("</f:linje>")
         add("</f:fakturagrunnlag>")
     add(_TAIL)

@@ -13,7 +13,7 @@ calls meets the same faults. The outcomes, in the order their rates are stacked:
 | `drop_reply` | yes | the connection closed (RST) after storing: the reply is lost |
 | `garbled` | yes | HTTP 200 with the reply cut off halfway (unreadable XML) |
 
-`latency_ms` is added to every call, before any of these.
+`latency_ms` is the response time of every call (processing included), before any of these.
 """
 
 from __future__ import annotations

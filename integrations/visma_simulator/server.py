@@ -152,27 +152,22 @@ class _Handler(BaseHTTPRequestHandler):
         operation = (self.headers.get("SOAPAction") or "").strip('"').rpartition("#")[2]
         server.store.count_call(operation or "ukjent")
         faults, outcome = server.injector.decide(operation)
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000)
-        if outcome == "http_429":
-            self._text(
-                429,
-                "For mange forespørsler\n",
-                extra={"Retry-After": "1"},
-            )
-            return
-        if outcome == "http_5xx":
-            self._text(503, "Tjenesten er utilgjengelig\n")
-            return
-        if outcome == "server_fault":
-            self._fault(SoapFault("Server", "TEKNISK_FEIL", "Teknisk feil hos tjenesten"))
-            return
-        if outcome == "reset":
-            self._reset()
+        # latency_ms is the service's response time: processing counts towards it.
+        ready_at = time.monotonic() + faults.latency_ms / 1000
+
+        def wait() -> None:
+            remaining = ready_at - time.monotonic()
+            if remaining > 0:
+                time.sleep(remaining)
+
+        if outcome in ("http_429", "http_5xx", "server_fault", "reset"):
+            wait()
+            self._refuse(outcome)
             return
 
         user = self._authenticate()
         if user is None:
+            wait()
             self._text(
                 401,
                 "Feil brukernavn eller passord\n",
@@ -186,13 +181,16 @@ class _Handler(BaseHTTPRequestHandler):
             op, request = parse_request(body, self.headers.get("SOAPAction"))
             reply = server.service.handle(op, request, user, dedup=faults.dedup)
         except SoapFault as fault:
+            wait()
             self._fault(fault)
             return
         except Exception:
             logger.exception("Simulator failed on a %s call", operation)
+            wait()
             self._fault(SoapFault("Server", "TEKNISK_FEIL", "Teknisk feil hos tjenesten"))
             return
 
+        wait()
         if outcome == "drop_reply":
             self._reset()
             return
@@ -204,6 +202,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, reply, "text/xml; charset=utf-8")
         except OSError:
             self.close_connection = True  # the client gave up waiting
+
+    def _refuse(self, outcome: str) -> None:
+        """The faults that answer without processing anything."""
+        if outcome == "http_429":
+            self._text(429, "For mange forespørsler\n", extra={"Retry-After": "1"})
+        elif outcome == "http_5xx":
+            self._text(503, "Tjenesten er utilgjengelig\n")
+        elif outcome == "server_fault":
+            self._fault(SoapFault("Server", "TEKNISK_FEIL", "Teknisk feil hos tjenesten"))
+        else:
+            self._reset()
 
     def _authenticate(self) -> Any:
         header = self.headers.get("Authorization") or ""

@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .rules import Message, ParsedBasis
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredBasis:
     selskap: str
     referanse: str
@@ -36,8 +36,7 @@ class StoredBasis:
         return "FAKTURERT" if self.fakturanummer else "MOTTATT"
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     referanse: str
     status: str
     grunnlag_id: str = ""
@@ -51,7 +50,7 @@ class StatusRow:
     stored: StoredBasis | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Counts:
     received: int = 0  # times sent for real (not testmodus)
     duplikat: int = 0  # times answered DUPLIKAT

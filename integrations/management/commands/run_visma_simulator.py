@@ -28,7 +28,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--config", help="Companies and users (JSON); default: demo company.")
         parser.add_argument("--state", help="SQLite file that keeps stored bases across restarts.")
-        parser.add_argument("--latency-ms", type=int, default=0, help="Added to every call.")
+        parser.add_argument(
+            "--latency-ms",
+            type=int,
+            default=0,
+            help="Response time of every call, processing included.",
+        )
         parser.add_argument("--fail-rate", type=float, default=0.0, help="Share answered 503.")
         parser.add_argument(
             "--rate-limit-rate", type=float, default=0.0, help="Share answered 429."
