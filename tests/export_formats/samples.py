@@ -185,7 +185,7 @@ VISMA_EXTENDED = VismaFileOptions(
 )
 VISMA_BASIC = VismaFileOptions(layout="basic", reference_text="AIDN fakturagrunnlag 2026-10")
 
-_AGRESSO = {
+_AGRESSO: dict[str, Any] = {
     "client": "BY",
     "voucher_type": "FK",
     "order_type": "FS",
