@@ -652,7 +652,7 @@ def _validate_basis(
     if kind is None or kind == "":
         check.add("kind", "required", _("Type må fylles ut (invoice eller credit)"))
         kind = ""
-    elif kind not in _KINDS:
+    elif not isinstance(kind, str) or kind not in _KINDS:
         check.add("kind", "invalid_value", _("Type må være «invoice» eller «credit»"))
         kind = ""
 

@@ -8,6 +8,12 @@ from invoices.models import Municipality, Service
 from tests.intake import helpers
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # The personas' passwords are hashed in every test's setup; the slow default is no test here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def services_a(kommune_a: Municipality) -> dict[str, Service]:
     return helpers.catalogue(kommune_a)
