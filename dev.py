@@ -66,7 +66,13 @@ def up() -> int:
         procs.append(subprocess.Popen([str(PY), *args], cwd=ROOT, env=env))
 
     if has_command("run_visma_simulator"):
-        start("manage.py", "run_visma_simulator")
+        # A state file, so what the simulator stored survives a restart like a real Visma would.
+        start(
+            "manage.py",
+            "run_visma_simulator",
+            "--state",
+            str(ROOT / "var" / "visma-simulator.sqlite3"),
+        )
     start(
         "-m",
         "celery",
