@@ -405,7 +405,12 @@ def _insert_rows(
     columns = ", ".join(connection.ops.quote_name(c) for c in _columns(model, attnames))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # The raw psycopg cursor bypasses Django's error translation; keep it, so that a
+            # concurrent insert surfaces as IntegrityError and the intake retries.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
                 for values in rows:
                     copy.write_row(values)
             return
