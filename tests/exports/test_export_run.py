@@ -446,3 +446,22 @@ def test_a_taken_over_export_that_fails_leaves_no_file_behind(
     assert resumed.status == ExportStatus.FAILED
     assert resumed.file_name == "VISMA_9999_202610_001.txt"  # the name stays taken
     assert stored_files(media_root) == []
+
+
+def test_a_long_report_keeps_errors_first_and_counts_the_rest(
+    kommune_a: Municipality,
+    merkantil_a: Any,
+    visma_profile: ExportProfile,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "MAX_STORED_FINDINGS", 2)
+    unmapped = factories.service(kommune_a, "UKJENT", visma_vare="")
+    sami = factories.party(kommune_a, factories.FNR_2032, name="Čáhppes Ŋuolga")
+    for _ in range(3):
+        factories.basis(kommune_a, payer=sami, lines=[{"service": unmapped}])
+
+    export = run_export(kommune_a, merkantil_a)
+
+    assert export.status == ExportStatus.REFUSED
+    assert (export.error_count, export.warning_count) == (3, 3)
+    assert [f["severity"] for f in export.findings] == ["error", "error"]
