@@ -340,6 +340,8 @@ class _Planner:
         items: list[_PlannedItem] = []
         required = options.required_slots
         dims, dim_widths = self.dims, self.dim_widths
+        dim_keys = tuple(key for _, key in dims)
+        dim_blanks = ("",) * len(dims)
         for index, line in enumerate(basis.lines):
             for code, message, attr in self._article(line):
                 report.error(code, message, f"lines[{index}].{attr}")
@@ -384,7 +386,7 @@ class _Planner:
                     f"lines[{index}].vat_code",
                 )
             dimensions = line.dimensions
-            dim_values = tuple(dimensions.get(key, "") for _, key in dims)
+            dim_values = tuple(map(dimensions.get, dim_keys, dim_blanks))
             for (slot, key), value, dim_width in zip(dims, dim_values, dim_widths, strict=True):
                 if not value and slot in required:
                     report.error(

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from decimal import Decimal
 
-from exports.formats.encoding import Codec
+from exports.formats.encoding import Codec, codec
 from exports.formats.types import Basis, Customer, Finding
 from invoices.identifiers import (
     InvalidIdentifier,
@@ -120,11 +120,20 @@ def text_lines(texts: Sequence[str], codec: Codec, width: int) -> tuple[Sequence
     lines: list[str] = []
     changed = False
     for text in texts:
-        changed = changed or codec.needs_transliteration(text)
-        lines.extend(wrap_text(codec.clean(text), width))
+        wrapped, text_changed = _wrapped(text, codec.encoding, width)
+        lines.extend(wrapped)
+        changed = changed or text_changed
     return lines, changed
 
 
+@functools.lru_cache(maxsize=8192)
+def _wrapped(text: str, encoding: str, width: int) -> tuple[tuple[str, ...], bool]:
+    # Cached: care systems write the same texts on line after line.
+    c = codec(encoding)
+    return tuple(wrap_text(c.clean(text), width)), c.needs_transliteration(text)
+
+
+@functools.lru_cache(maxsize=256)
 def period_parts(period: str) -> tuple[int, int] | None:
     """(year, month) from 'YYYY-MM', or None."""
     if len(period) != 7 or period[4] != "-":
@@ -135,6 +144,7 @@ def period_parts(period: str) -> tuple[int, int] | None:
     return int(year), int(month)
 
 
+@functools.lru_cache(maxsize=256)
 def period_name(period: str) -> str:
     parts = period_parts(period)
     if parts is None:

@@ -101,6 +101,19 @@ def _date(width: int) -> Callable[[datetime.date], str]:
     return convert
 
 
+_INLINE_LITERAL = 16
+
+
+def _merge_literals(pieces: list[str | tuple[str, int]]) -> list[str | tuple[str, int]]:
+    merged: list[str | tuple[str, int]] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return merged
+
+
 class RecordWriter:
     """Renders one record type of a layout.
 
@@ -127,17 +140,17 @@ class RecordWriter:
         if set(self.variable) & set(constants):
             raise ValueError("a field cannot be both variable and constant")
         position = {name: i for i, name in enumerate(self.variable)}
-        template: list[str] = []
+        # Pieces in layout order: literal text (constants and blanks) or (%-spec, value index).
+        pieces: list[str | tuple[str, int]] = []
         self._texts: list[int] = []
         self._numbers: list[int] = []
         self._converters: list[tuple[int, Callable[[Any], str]]] = []
         for spec in layout.fields:
             if spec.name in constants:
-                fixed = format_value(spec, constants[spec.name], codec, layout.name)
-                template.append(fixed.replace("%", "%%"))
+                pieces.append(format_value(spec, constants[spec.name], codec, layout.name))
                 continue
             if spec.name not in position:
-                template.append(" " * spec.length)
+                pieces.append(" " * spec.length)
                 continue
             index = position[spec.name]
             width = spec.length
@@ -157,11 +170,8 @@ class RecordWriter:
             else:  # DATE
                 piece = "%s"
                 self._converters.append((index, _date(width)))
-            template.append(piece)
-        # %-formatting takes the variable fields in layout order; callers keep their own order.
-        # %-formatting takes the variable fields in layout order; callers keep their own order.
-        self._order = [position[s.name] for s in layout.fields if s.name in position]
-        self._template = "".join(template)
+            pieces.append((piece, index))
+        self._pieces = _merge_literals(pieces)
         self.length = layout.length
         self.render: Callable[[Sequence[Any]], str] = self._compile()
 
@@ -202,7 +212,24 @@ class RecordWriter:
                 )
             else:
                 src.append(f"        v{i} = convert_{i}(v{i})")
-        src.append(f"        line = template % ({', '.join(f'v{i}' for i in self._order)},)")
+        # %-formatting scans its whole format string on every call; long literal runs (an LG04
+        # record is mostly blanks) go in as %s arguments instead, which are only copied.
+        template: list[str] = []
+        args: list[str] = []
+        literals: dict[str, str] = {}
+        for piece in self._pieces:
+            if isinstance(piece, tuple):
+                template.append(piece[0])
+                args.append(f"v{piece[1]}")
+            elif len(piece) > _INLINE_LITERAL:
+                name = f"literal_{len(literals)}"
+                literals[name] = piece
+                template.append("%s")
+                args.append(name)
+            else:
+                template.append(piece.replace("%", "%%"))
+        self.template = "".join(template)
+        src.append(f"        line = template % ({', '.join(args)},)")
         src.append("    except (TypeError, ValueError, AttributeError):")
         src.append("        raise diagnose(values) from None")
         src.append(f"    if len(line) != {self.length}:")
@@ -211,8 +238,9 @@ class RecordWriter:
         namespace: dict[str, Any] = {
             "fits": self.codec.fits,
             "clean": self.codec.clean,
-            "template": self._template,
+            "template": self.template,
             "diagnose": self._diagnose,
+            **literals,
         }
         namespace.update({f"convert_{i}": convert for i, convert in self._converters})
         self.source = "\n".join(src)  # kept for debugging and tests

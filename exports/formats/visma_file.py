@@ -306,6 +306,7 @@ class _Planner:
         planned: list[_PlannedLine] = []
         running_numbers = self.running
         whole_units, extended, kb = self.whole_units, self.extended, self.kb
+        kb_blanks = ("",) * len(kb)
         head = (customer_no, name, address1, address2, postcode)
         for index, line in enumerate(basis.lines):
             opp, vare, mapping_problems = self._mapping(line)
@@ -380,7 +381,7 @@ class _Planner:
             values: tuple[Any, ...] = (*head, opp, vare, running, price, grunnlag, amount, case_no)
             if extended:
                 dimensions = line.dimensions
-                kb_values = tuple(dimensions.get(slot, "") for slot in kb)
+                kb_values = tuple(map(dimensions.get, kb, kb_blanks))
                 if kb_values and max(map(len, kb_values)) > 12:
                     for slot, value in zip(kb, kb_values, strict=True):
                         if len(value) > 12:
