@@ -40,7 +40,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Min, Q, Sum, Value
+from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,7 +53,6 @@ from .crypto import SecretUnreadable
 from .models import (
     ACTIVE_TRANSFER_STATUSES,
     CLAIMABLE_STATES,
-    FINAL_STATES,
     LIVE_STATES,
     AttemptState,
     BasisVismaStatus,
@@ -354,25 +353,33 @@ def _write_attempts(transfer: Transfer, bases: Iterable[tuple[int, bool]]) -> No
     )
 
 
-def transfer_retry_failed(transfer: Transfer, *, actor: Actor) -> Transfer:
+def transfer_retry_failed(
+    transfer: Transfer, *, actor: Actor, include_rejected: bool = False
+) -> Transfer:
     """Send again, in a new transfer, the bases of `transfer` that failed for reasons that may
-    have passed (network, Visma down, a stopped run). Rejected bases need correcting first."""
+    have passed (network, Visma down, a stopped run). With `include_rejected`, also the bases
+    Visma rejected, once the cause is corrected (typically the service catalogue's vare or
+    oppdragsgiver: the mapping is read again at sending time). A rejected basis was not stored,
+    so sending it again cannot bill anyone twice."""
     if transfer.is_test:
         raise TransferError(_("Testoverføringer sendes ikke på nytt; start en ny test."))
     _usable_settings(transfer.municipality)
     try:
         with transaction.atomic():
-            return _create_retry(transfer, actor)
+            return _create_retry(transfer, actor, include_rejected)
     except IntegrityError as exc:
         raise TransferError(_("Noen av grunnlagene sendes allerede.")) from exc
 
 
-def _create_retry(old: Transfer, actor: Actor) -> Transfer:
+def _create_retry(old: Transfer, actor: Actor, include_rejected: bool) -> Transfer:
+    again = Q(state=AttemptState.FAILED, retryable=True)
+    if include_rejected:
+        again |= Q(state=AttemptState.REJECTED)
     failed = {
         basis_id: check
-        for basis_id, check in old.attempts.filter(
-            state=AttemptState.FAILED, retryable=True
-        ).values_list("basis_id", "status_check_required")
+        for basis_id, check in old.attempts.filter(again).values_list(
+            "basis_id", "status_check_required"
+        )
     }
     locked = InvoiceBasis.objects.select_for_update().filter(
         municipality=old.municipality, pk__in=list(failed), status=BasisStatus.FAILED
@@ -400,6 +407,7 @@ def _create_retry(old: Transfer, actor: Actor) -> Transfer:
         municipality=old.municipality,
         obj=transfer,
         retry_of=old.pk,
+        include_rejected=include_rejected,
         count=transfer.basis_count,
     )
     _wake_after_commit(transfer)
@@ -447,6 +455,7 @@ def transfer_process(transfer_id: int, *, time_budget: float | None = None) -> N
     budget = settings.VISMA_WORKER_TIME_BUDGET if time_budget is None else time_budget
     deadline = time.monotonic() + budget
     seen: set[int] = set()
+    context: mapping.MappingContext | None = None
     while True:
         if time.monotonic() > deadline:
             enqueue_send(transfer_id)
@@ -454,7 +463,9 @@ def transfer_process(transfer_id: int, *, time_budget: float | None = None) -> N
         claim = _claim(transfer_id, token)
         if claim is None:
             break
+        claim.context = context
         _deliver(claim)
+        context = claim.context
         ids = {a.pk for a in claim.attempts}
         if ids <= seen:
             # Only rows this run already tried: leave their next try to a scheduled wake-up
@@ -471,45 +482,95 @@ class _Claim:
     token: str
     batch_reference: str
     status_only: bool = False
+    # The catalogue mapping, read once per worker run rather than once per call.
+    context: mapping.MappingContext | None = None
+
+
+class _NothingDue(Exception):
+    pass
 
 
 def _claim(transfer_id: int, token: str, *, status_only: bool = False) -> _Claim | None:
-    """Take up to 200 due attempts and commit the lease before any call is made."""
+    """Take up to 200 due attempts and commit the lease before any call is made.
+
+    Two statements in one short transaction: number the call on the transfer row (which also
+    checks the run is still active), then mark the oldest due attempts *in flight* for this
+    worker, skipping rows another worker is claiming (FOR UPDATE SKIP LOCKED on PostgreSQL).
+    """
+    transfer = Transfer.objects.select_related("municipality").filter(pk=transfer_id).first()
+    if transfer is None:
+        logger.warning("Visma transfer %s does not exist (stale task?)", transfer_id)
+        return None
+    if not status_only and transfer.status not in ACTIVE_TRANSFER_STATUSES:
+        return None
     now = timezone.now()
-    with transaction.atomic():
-        transfer = Transfer.objects.select_related("municipality").get(pk=transfer_id)
-        if not status_only and transfer.status not in ACTIVE_TRANSFER_STATUSES:
-            return None
-        states = (AttemptState.UNKNOWN,) if status_only else CLAIMABLE_STATES
-        ids = list(
-            TransferAttempt.objects.filter(
-                transfer_id=transfer_id, state__in=states, next_attempt_at__lte=now
-            )
-            .order_by("id")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[: _batch_size()]
-        )
-        if not ids:
-            return None
-        bumped = Transfer.objects.filter(pk=transfer_id)
-        if status_only:
-            bumped.update(batch_seq=F("batch_seq") + 1)
-        elif not bumped.filter(status__in=ACTIVE_TRANSFER_STATUSES).update(
-            batch_seq=F("batch_seq") + 1,
-            status=TransferStatus.RUNNING,
-            started_at=Coalesce("started_at", Value(now)),
-        ):
-            return None
-        seq = Transfer.objects.values_list("batch_seq", flat=True).get(pk=transfer_id)
-        batch_reference = f"{transfer.municipality.number}-{transfer.pk}-{seq:04d}"[:40]
-        TransferAttempt.objects.filter(pk__in=ids).update(
-            state=AttemptState.IN_FLIGHT,
-            claimed_by=token,
-            claimed_at=now,
-            batch_reference=batch_reference,
-        )
-    attempts = list(TransferAttempt.objects.filter(pk__in=ids, claimed_by=token).order_by("id"))
+    states = (AttemptState.UNKNOWN,) if status_only else CLAIMABLE_STATES
+    try:
+        with transaction.atomic():
+            seq = _next_batch_seq(transfer_id, now, status_only=status_only)
+            if seq is None:
+                return None
+            batch_reference = f"{transfer.municipality.number}-{transfer.pk}-{seq:04d}"[:40]
+            attempts = _claim_rows(transfer_id, states, now, token, batch_reference)
+            if not attempts:
+                raise _NothingDue
+    except _NothingDue:
+        return None
     return _Claim(transfer, attempts, token, batch_reference, status_only)
+
+
+def _next_batch_seq(transfer_id: int, now: Any, *, status_only: bool) -> int | None:
+    table = connection.ops.quote_name(Transfer._meta.db_table)
+    if status_only:
+        sql = f"UPDATE {table} SET batch_seq = batch_seq + 1 WHERE id = %s RETURNING batch_seq"  # noqa: S608
+        params: list[Any] = [transfer_id]
+    else:
+        sql = (
+            f"UPDATE {table} SET batch_seq = batch_seq + 1, status = %s, "  # noqa: S608
+            "started_at = COALESCE(started_at, %s) "
+            "WHERE id = %s AND status IN (%s, %s) RETURNING batch_seq"
+        )
+        params = [
+            TransferStatus.RUNNING.value,
+            connection.ops.adapt_datetimefield_value(now),
+            transfer_id,
+            TransferStatus.QUEUED.value,
+            TransferStatus.RUNNING.value,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _claim_rows(
+    transfer_id: int, states: Sequence[str], now: Any, token: str, batch_reference: str
+) -> list[TransferAttempt]:
+    table = connection.ops.quote_name(TransferAttempt._meta.db_table)
+    skip_locked = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    placeholders = ", ".join(["%s"] * len(states))
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"UPDATE {table} SET state = %s, claimed_by = %s, claimed_at = %s, "  # noqa: S608
+        f"batch_reference = %s WHERE id IN (SELECT id FROM {table} WHERE transfer_id = %s "
+        f"AND state IN ({placeholders}) AND next_attempt_at <= %s ORDER BY id LIMIT %s"
+        f"{skip_locked}) RETURNING *"
+    )
+    params = [
+        AttemptState.IN_FLIGHT.value,
+        token,
+        at,
+        batch_reference,
+        transfer_id,
+        *[str(s) for s in states],
+        at,
+        _batch_size(),
+    ]
+    attempts = list(TransferAttempt.objects.raw(sql, params))
+    attempts.sort(key=lambda a: a.pk)
+    return attempts
 
 
 class _StopRun(Exception):
@@ -662,8 +723,9 @@ def _deliver_into(claim: _Claim, outcome: _Outcome) -> None:
         return
     if not to_send:
         return
-    context = mapping.context_for(claim.transfer.municipality)
-    mapped = mapping.load([a.basis_id for a in to_send], context)
+    if claim.context is None:
+        claim.context = mapping.context_for(claim.transfer.municipality)
+    mapped = mapping.load([a.basis_id for a in to_send], claim.context)
     ready: list[tuple[TransferAttempt, SoapBasis]] = []
     for a in to_send:
         soap = mapped.get(a.basis_id)
@@ -820,7 +882,20 @@ _GROUPED_FIELDS = (
 )
 
 
-def _write_attempts_outcome(rows: list[TransferAttempt]) -> None:
+def _write_attempts_outcome(rows: list[TransferAttempt], token: str) -> None:
+    """Only rows this worker still holds are written: a row whose lease the sweeper took back is
+    left to the HentStatus path, which will find out the same thing from Visma."""
+    table = connection.ops.quote_name(TransferAttempt._meta.db_table)
+    ids = [(a.pk, a.grunnlag_id) for a in rows if a.grunnlag_id]
+    if ids:
+        values = ", ".join(["(%s, %s)"] * len(ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET grunnlag_id = v.column2 "  # noqa: S608 - fixed names
+                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 "
+                f"AND {table}.claimed_by = %s",
+                [*(x for pair in ids for x in pair), token],
+            )
     groups: dict[tuple[Any, ...], tuple[TransferAttempt, list[int]]] = {}
     for a in rows:
         key = tuple(
@@ -829,34 +904,16 @@ def _write_attempts_outcome(rows: list[TransferAttempt]) -> None:
         )
         groups.setdefault(key, (a, []))[1].append(a.pk)
     for sample, pks in groups.values():
-        TransferAttempt.objects.filter(pk__in=pks).update(
+        TransferAttempt.objects.filter(pk__in=pks, claimed_by=token).update(
             **{f: getattr(sample, f) for f in _GROUPED_FIELDS}
         )
-    ids = [(a.pk, a.grunnlag_id) for a in rows if a.grunnlag_id]
-    if ids:
-        table = connection.ops.quote_name(TransferAttempt._meta.db_table)
-        values = ", ".join(["(%s, %s)"] * len(ids))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET grunnlag_id = v.column2 "  # noqa: S608 - fixed names
-                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
-                [x for pair in ids for x in pair],
-            )
 
 
 def _record(claim: _Claim, outcome: _Outcome) -> None:
-    """Write what the claim ended in. Rows someone else already finished are left alone."""
-    ids = [a.pk for a in claim.attempts]
+    """Write what the claim ended in, with the bases' new statuses, in one transaction."""
+    rows = [a for a in claim.attempts if not a.claimed_by]  # decided (undecided stay leased)
     with transaction.atomic():
-        current = dict(
-            TransferAttempt.objects.select_for_update()
-            .filter(pk__in=ids)
-            .values_list("pk", "state")
-        )
-        rows = [
-            a for a in claim.attempts if current.get(a.pk) not in FINAL_STATES and not a.claimed_by
-        ]
-        _write_attempts_outcome(rows)
+        _write_attempts_outcome(rows, claim.token)
         if not claim.transfer.is_test:
             if outcome.sent_bases:
                 InvoiceBasis.objects.filter(
@@ -866,7 +923,24 @@ def _record(claim: _Claim, outcome: _Outcome) -> None:
                 InvoiceBasis.objects.filter(
                     pk__in=outcome.failed_bases, status=BasisStatus.SENDING
                 ).update(status=BasisStatus.FAILED)
-        _refresh_counts(claim.transfer.pk)
+    _refresh_counts_now_and_then(claim.transfer.pk)
+
+
+# The history list reads Transfer.counts; the progress page counts live. Refreshing the stored
+# counts after every call would cost two statements per call, so a worker does it every few
+# seconds, and always when a transfer ends or stops.
+_COUNTS_EVERY_SECONDS = 2.0
+_counts_refreshed: dict[int, float] = {}
+
+
+def _refresh_counts_now_and_then(transfer_id: int) -> None:
+    now = time.monotonic()
+    if now - _counts_refreshed.get(transfer_id, 0.0) < _COUNTS_EVERY_SECONDS:
+        return
+    if len(_counts_refreshed) > 1000:
+        _counts_refreshed.clear()
+    _counts_refreshed[transfer_id] = now
+    _refresh_counts(transfer_id)
 
 
 def _refresh_counts(transfer_id: int) -> dict[str, int]:
@@ -935,6 +1009,12 @@ def _settle(transfer_id: int) -> None:
         return
     if info["due"] is None:
         return  # only in-flight rows: their workers settle after recording
+    if not Transfer.objects.filter(pk=transfer_id, status__in=ACTIVE_TRANSFER_STATUSES).exists():
+        # Stopped while this worker's call was out: what it left pending will not be sent.
+        with transaction.atomic():
+            _fail_pending(transfer_id, _("Overføringen ble stoppet før grunnlaget ble sendt."), now)
+            _refresh_counts(transfer_id)
+        return
     wait = max(0.0, (info["due"] - now).total_seconds())
     when = now + timedelta(seconds=wait)
     scheduled = (

@@ -153,7 +153,9 @@ def transfer_retry(request: HttpRequest, pk: int) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     transfer = get_for_access(Transfer.objects.all(), access, pk=pk)
     try:
-        retry = services.transfer_retry_failed(transfer, actor=request.user)
+        retry = services.transfer_retry_failed(
+            transfer, actor=request.user, include_rejected=request.POST.get("rejected") == "1"
+        )
     except services.TransferError as exc:
         messages.error(request, exc.message)
         return redirect("integrations:transfer_detail", pk=transfer.pk)
@@ -263,7 +265,14 @@ def _progress_context(transfer: Transfer) -> dict[str, object]:
         "retryable": (
             not transfer.is_test
             and not transfer.is_active
-            and transfer.attempts.filter(state="failed", retryable=True).exists()
+            and transfer.attempts.filter(
+                state="failed", retryable=True, basis__status="failed"
+            ).exists()
+        ),
+        "resendable_rejected": (
+            not transfer.is_test
+            and not transfer.is_active
+            and transfer.attempts.filter(state="rejected", basis__status="failed").exists()
         ),
     }
 

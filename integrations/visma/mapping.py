@@ -40,6 +40,7 @@ KB_WIDTH = 12
 KB_SLOTS = 10
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (3, 4, 9, 11)}
+_ONE = Decimal("1")
 
 
 @dataclass(frozen=True)
@@ -246,8 +247,9 @@ def _line(
             Melding("MANGLER_VARE", "Tjenesten mangler Visma-varenummer", f"{where}.varenr")
         )
         ok = False
-    quantity = Decimal(quantity)
-    if int((quantity * price).quantize(Decimal("1"), rounding=ROUND_HALF_UP)) != amount:
+    if not isinstance(quantity, Decimal):
+        quantity = Decimal(quantity)
+    if int((quantity * price).quantize(_ONE, rounding=ROUND_HALF_UP)) != amount:
         problems.append(
             Melding("BELOP_STEMMER_IKKE", "Beløpet er ikke antall × pris", f"{where}.belop")
         )
@@ -298,5 +300,10 @@ def _one_line(value: str | None) -> str:
 def _texts(texts: Iterable[str]) -> list[str]:
     out: list[str] = []
     for text in texts:
-        out.extend(textwrap.wrap(_one_line(str(text)), TEXT_WIDTH) or [])
+        line = _one_line(str(text))
+        if len(line) <= TEXT_WIDTH:  # nearly every text: no need to wrap
+            if line:
+                out.append(line)
+        else:
+            out.extend(textwrap.wrap(line, TEXT_WIDTH))
     return out

@@ -67,6 +67,15 @@ def test_rejected_bases_get_visma_messages_and_can_be_corrected(
     # A rejected basis is not offered for a plain resend.
     with pytest.raises(services.TransferError):
         services.transfer_retry_failed(transfer, actor=merkantil_a)
+    # Once the catalogue is corrected it can be sent again (AVVIST stored nothing).
+    unknown_vare.visma_vare = "0200"
+    unknown_vare.save()
+    retry = run_transfer(
+        services.transfer_retry_failed(transfer, actor=merkantil_a, include_rejected=True)
+    )
+    assert states(retry) == {"sent": 1}
+    assert _status(bad.pk) == BasisStatus.SENT
+    assert simulator.stats()["stored_more_than_once"] == []
 
 
 def test_wrong_password_stops_the_run_and_retry_after_fix_sends(
