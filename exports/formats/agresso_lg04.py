@@ -498,12 +498,9 @@ def write(
     )
     sink = RecordSink(out, codec_, options.line_ending, chunk=64)
     summary = WriteSummary()
-    append, header_render, item_render, text_render = (
-        sink.append,
-        header.render,
-        item.render,
-        text.render,
-    )
+    # A text line repeats its item's order_id and line_no; only sequence_no and short_info vary.
+    header_render, item_render, text_run = header.render, item.render, text.run_renderer(2)
+    append, extend = sink.append, sink.extend
     for basis in bases:
         planned = planner.plan(basis)
         if planned is None:
@@ -523,10 +520,8 @@ def write(
             for item_values, texts in items:
                 line_no += 1
                 append(item_render((order_id, line_no, *item_values)))
-                sequence_no = 0
-                for short_info in texts:
-                    sequence_no += 1
-                    append(text_render((order_id, line_no, sequence_no, short_info)))
+                if texts:
+                    extend(text_run((order_id, line_no), enumerate(texts, 1)))
         except FieldOverflow as exc:
             raise FormatError(
                 [error("field_overflow", f"Verdi får ikke plass i filen: {exc}", basis, exc.field)]

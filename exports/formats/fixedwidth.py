@@ -14,7 +14,7 @@ leaves, so no formatting mistake can shift a column unnoticed.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from exports.formats.encoding import Codec
@@ -173,6 +173,7 @@ class RecordWriter:
             pieces.append((piece, index))
         self._pieces = _merge_literals(pieces)
         self.length = layout.length
+        self._runs: dict[int, Callable[[Sequence[Any], Iterable[Sequence[Any]]], list[str]]] = {}
         self.render: Callable[[Sequence[Any]], str] = self._compile()
 
     def _compile(self) -> Callable[[Sequence[Any]], str]:
@@ -183,76 +184,134 @@ class RecordWriter:
         of every file. Only indexes and the names bound below appear in the source; no value
         from a layout or a caller does.
         """
-        count = len(self.variable)
-        names = [f"v{i}" for i in range(count)]
+        everything = range(len(self.variable))
         src = ["def render(values):", "    try:"]
-        src.append(f"        ({', '.join(names)},) = values")
-        if self._texts:
-            joined = (
-                f"v{self._texts[0]}"
-                if len(self._texts) == 1
-                else f"''.join(({', '.join(f'v{i}' for i in self._texts)},))"
-            )
-            # One check over all texts; only a record with something to clean pays per field.
-            src.append(f"        texts = {joined}")
-            src.append(
-                "        if not (texts.isascii() and texts.isprintable()) and not fits(texts):"
-            )
-            src += [f"            v{i} = clean(v{i})" for i in self._texts]
-        if self._numbers:
-            negative = " or ".join(f"v{i} < 0" for i in self._numbers)
-            src.append(f"        if {negative}:")
-            src.append("            raise ValueError")
-        for i, convert in self._converters:
-            if isinstance(convert, _SignLast):
-                # Inline: Visma money is on every FL line.
-                digits = convert.width - 1
-                src.append(
-                    f"        v{i} = '%0{digits}d ' % v{i} if v{i} >= 0 else '%0{digits}d-' % -v{i}"
-                )
-            else:
-                src.append(f"        v{i} = convert_{i}(v{i})")
-        # %-formatting scans its whole format string on every call; long literal runs (an LG04
-        # record is mostly blanks) go in as %s arguments instead, which are only copied.
-        template: list[str] = []
-        args: list[str] = []
-        literals: dict[str, str] = {}
-        for piece in self._pieces:
-            if isinstance(piece, tuple):
-                template.append(piece[0])
-                args.append(f"v{piece[1]}")
-            elif len(piece) > _INLINE_LITERAL:
-                name = f"literal_{len(literals)}"
-                literals[name] = piece
-                template.append("%s")
-                args.append(name)
-            else:
-                template.append(piece.replace("%", "%%"))
-        self.template = "".join(template)
-        src.append(f"        line = template % ({', '.join(args)},)")
+        src += self._unpack("values", everything, "        ")
+        src += self._prepare(everything, "        ")
+        src.append(f"        line = {self._format_expression()}")
         src.append("    except (TypeError, ValueError, AttributeError):")
         src.append("        raise diagnose(values) from None")
         src.append(f"    if len(line) != {self.length}:")
         src.append("        raise diagnose(values)")
         src.append("    return line")
+        self.source = "\n".join(src)  # kept for debugging and tests
+        return self._exec(self.source, "render")  # type: ignore[no-any-return]
+
+    def run_renderer(
+        self, shared: int
+    ) -> Callable[[Sequence[Any], Iterable[Sequence[Any]]], list[str]]:
+        """A generated `render_run(shared_values, rows) -> lines` for records whose first
+        `shared` variable values are the same (e.g. the key an LT or an LG04 text line repeats):
+        those are checked once, and each row carries only the rest."""
+        cached = self._runs.get(shared)
+        if cached is not None:
+            return cached
+        head, tail = range(shared), range(shared, len(self.variable))
+        src = ["def render_run(shared, rows):", "    out = []", "    row = None", "    try:"]
+        src += self._unpack("shared", head, "        ")
+        src += self._prepare(head, "        ")
+        src.append("        for row in rows:")
+        src += self._unpack("row", tail, "            ")
+        src += self._prepare(tail, "            ")
+        src.append(f"            line = {self._format_expression()}")
+        src.append(f"            if len(line) != {self.length}:")
+        src.append("                raise ValueError")
+        src.append("            out.append(line)")
+        src.append("    except (TypeError, ValueError, AttributeError):")
+        src.append("        raise diagnose_run(shared, row) from None")
+        src.append("    return out")
+        function = self._exec("\n".join(src), "render_run")
+        self._runs[shared] = function
+        return function  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _unpack(source: str, indexes: range, indent: str) -> list[str]:
+        if not indexes:
+            return []
+        return [f"{indent}({', '.join(f'v{i}' for i in indexes)},) = {source}"]
+
+    def _prepare(self, indexes: range, indent: str) -> list[str]:
+        """Checks and conversions of the values `indexes`, as source lines."""
+        src: list[str] = []
+        texts = [i for i in self._texts if i in indexes]
+        if texts:
+            joined = (
+                f"v{texts[0]}"
+                if len(texts) == 1
+                else f"''.join(({', '.join(f'v{i}' for i in texts)},))"
+            )
+            # One check over all texts; only a record with something to clean pays per field.
+            src.append(f"{indent}texts = {joined}")
+            src.append(
+                f"{indent}if not (texts.isascii() and texts.isprintable()) and not fits(texts):"
+            )
+            src += [f"{indent}    v{i} = clean(v{i})" for i in texts]
+        numbers = [i for i in self._numbers if i in indexes]
+        if numbers:
+            src.append(f"{indent}if {' or '.join(f'v{i} < 0' for i in numbers)}:")
+            src.append(f"{indent}    raise ValueError")
+        for i, convert in self._converters:
+            if i not in indexes:
+                continue
+            if isinstance(convert, _SignLast):
+                # Inline: Visma money is on every FL line.
+                digits = convert.width - 1
+                src.append(
+                    f"{indent}v{i} = '%0{digits}d ' % v{i} if v{i} >= 0 else '%0{digits}d-' % -v{i}"
+                )
+            else:
+                src.append(f"{indent}v{i} = convert_{i}(v{i})")
+        return src
+
+    def _format_expression(self) -> str:
+        # %-formatting scans its whole format string on every call; long literal runs (an LG04
+        # record is mostly blanks) go in as %s arguments instead, which are only copied.
+        template: list[str] = []
+        args: list[str] = []
+        self._literals: dict[str, str] = {}
+        for piece in self._pieces:
+            if isinstance(piece, tuple):
+                template.append(piece[0])
+                args.append(f"v{piece[1]}")
+            elif len(piece) > _INLINE_LITERAL:
+                name = f"literal_{len(self._literals)}"
+                self._literals[name] = piece
+                template.append("%s")
+                args.append(name)
+            else:
+                template.append(piece.replace("%", "%%"))
+        self.template = "".join(template)
+        return f"template % ({', '.join(args)},)"
+
+    def _exec(self, source: str, name: str) -> Callable[..., Any]:
         namespace: dict[str, Any] = {
             "fits": self.codec.fits,
             "clean": self.codec.clean,
             "template": self.template,
             "diagnose": self._diagnose,
-            **literals,
+            "diagnose_run": self._diagnose_run,
+            **self._literals,
         }
         namespace.update({f"convert_{i}": convert for i, convert in self._converters})
-        self.source = "\n".join(src)  # kept for debugging and tests
-        exec(self.source, namespace)  # noqa: S102 - source built above from indexes only
-        return namespace["render"]  # type: ignore[no-any-return]
+        exec(source, namespace)  # noqa: S102 - source built from indexes and the names above
+        return namespace[name]  # type: ignore[no-any-return]
+
+    def _diagnose_run(self, shared: Sequence[Any], row: Sequence[Any] | None) -> ValueError:
+        if row is None:  # the shared values themselves
+            return self._diagnose_fields(self.variable[: len(shared)], shared)
+        return self._diagnose((*shared, *row))
 
     def _diagnose(self, values: Sequence[Any]) -> ValueError:
         if len(values) != len(self.variable):
             return ValueError(
                 f"{self.layout.name}: {len(values)} values for {len(self.variable)} fields"
             )
-        for name, value in zip(self.variable, values, strict=True):
+        return self._diagnose_fields(self.variable, values)
+
+    def _diagnose_fields(self, names: Sequence[str], values: Sequence[Any]) -> ValueError:
+        if len(values) != len(names):
+            return ValueError(f"{self.layout.name}: {len(values)} values for {len(names)} fields")
+        for name, value in zip(names, values, strict=True):
             spec = self.layout.field(name)
             if value is None:
                 return FieldOverflow(self.layout.name, name, value, "is missing")
@@ -277,8 +336,9 @@ class RecordSink:
         self.records = 0
         self.bytes = 0
 
-        # Hot loops append here directly and call `maybe_flush()` now and then.
+        # Hot loops add here directly and call `maybe_flush()` now and then.
         self.append = self._buffer.append
+        self.extend = self._buffer.extend
 
     def add(self, line: str) -> None:
         self._buffer.append(line)

@@ -459,7 +459,9 @@ def write(bases: Iterable[Basis], options: VismaFileOptions, out: BinaryIO) -> W
 
     sink.add(st.render([options.reference_text]))
     records += 1
-    fl_render, lt_render, append = fl.render, lt.render, sink.append
+    # An LT repeats its FL's key; only LINJENR and TEKST vary.
+    fl_render, lt_run = fl.render, lt.run_renderer(4)
+    append, extend = sink.append, sink.extend
     for basis in bases:
         planned = planner.plan(basis)
         if planned is None:
@@ -470,11 +472,9 @@ def write(bases: Iterable[Basis], options: VismaFileOptions, out: BinaryIO) -> W
         try:
             for fl_values, key, texts in lines:
                 append(fl_render(fl_values))
-                number = 0
-                for text in texts:
-                    number += 1
-                    append(lt_render((*key, number, text)))
-                records += 1 + number
+                if texts:
+                    extend(lt_run(key, enumerate(texts, 1)))
+                records += 1 + len(texts)
         except FieldOverflow as exc:
             raise FormatError(
                 [error("field_overflow", f"Verdi får ikke plass i filen: {exc}", basis, exc.field)]
