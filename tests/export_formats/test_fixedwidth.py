@@ -139,3 +139,24 @@ def test_sink_writes_in_chunks_with_line_endings() -> None:
         list(iter_lines(io.BytesIO(b"a\r\nb"), LATIN1, "\r\n"))
     with pytest.raises(ValueError, match="line ending"):
         list(iter_lines(io.BytesIO(b"a\nb\n"), LATIN1, "\r\n"))
+
+
+def test_runs_share_leading_values_and_fail_like_single_records() -> None:
+    writer = _writer()
+    run = writer.run_renderer(4)
+    shared = ("Æ\nb", 42, -150, -100)
+    rows = [(datetime.date(2026, 1, 31), "1"), (datetime.date(2026, 2, 1), "22")]
+    assert run(shared, rows) == [writer.render((*shared, *row)) for row in rows]
+    assert run(shared, []) == []
+    with pytest.raises(FieldOverflow) as exc:
+        run(shared, [(datetime.date(2026, 1, 31), "1"), (datetime.date(2026, 1, 31), "12345")])
+    assert exc.value.field == "right"
+    with pytest.raises(FieldOverflow) as exc:
+        run(("a", -1, 0, 0), rows)
+    assert exc.value.field == "number"
+
+
+def test_generated_source_holds_no_values() -> None:
+    writer = RecordWriter(LAYOUT, LATIN1, FIELDS, {"kind": "Z%"})
+    assert "Z" not in writer.source  # constants live in the template, escaped
+    assert writer.render(["a", 1, 1, 1, datetime.date(2026, 1, 1), "x"]).startswith("Z%")
