@@ -117,8 +117,8 @@ def main() -> None:
         ),
     }
     if args.profile:
-        job = {"visma": "visma write", "classic": "lg04 classic write", "wide": "lg04 wide write"}
-        cProfile.runctx("jobs[name]()", {}, {"jobs": jobs, "name": job[args.profile]}, "/tmp/p")
+        names = {"visma": "visma write", "classic": "lg04 classic write", "wide": "lg04 wide write"}
+        cProfile.runctx("jobs[name]()", {}, {"jobs": jobs, "name": names[args.profile]}, "/tmp/p")
         pstats.Stats("/tmp/p").sort_stats("tottime").print_stats(15)
         return
     print(f"{len(bases)} bases, {line_count} lines")
