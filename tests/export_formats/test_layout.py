@@ -9,7 +9,8 @@ import pytest
 from exports.formats import agresso_cs15, agresso_lg04, layout, visma_file
 from exports.formats.layout import FieldSpec, Kind, LayoutError
 
-SPEC_LAYOUTS = Path("/work/shared/spec/layouts")
+# The spec lives beside the repository (shared/), here and in CI.
+SPEC_LAYOUTS = Path(__file__).resolve().parents[3] / "shared" / "spec" / "layouts"
 
 
 @pytest.mark.parametrize("name", ["visma_fakturering.csv", "agresso_lg04.csv", "agresso_cs15.csv"])
