@@ -130,6 +130,10 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+if DJANGO_ENV == "test":
+    # Tests log in hundreds of times; a deliberately slow hash would dominate the suite.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -205,6 +209,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Reads invoice number, due date and KID back from Visma for sent bases.
     "visma-refresh-status": {"task": "integrations.tasks.refresh_status", "schedule": 3600.0},
+    # Requeues file exports whose worker died mid-run.
+    "exports-resume-stale": {"task": "exports.tasks.resume_stale_exports", "schedule": 300.0},
 }
 
 # Visma web service: plain http is allowed only for loopback, or for hosts listed here (test rigs).
