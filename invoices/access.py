@@ -46,7 +46,16 @@ def memberships_for_user(user: AbstractBaseUser | AnonymousUser) -> models.Query
 
 
 def get_access(request: HttpRequest) -> Access | None:
-    """The active municipality and role, or None if the user belongs nowhere."""
+    """The active municipality and role, or None if the user belongs nowhere. Worked out once per
+    request: the view and the page header both ask."""
+    if hasattr(request, "_tenant_access"):
+        return request._tenant_access  # type: ignore[no-any-return]
+    access = _resolve_access(request)
+    request._tenant_access = access  # type: ignore[attr-defined]
+    return access
+
+
+def _resolve_access(request: HttpRequest) -> Access | None:
     memberships = list(memberships_for_user(request.user))
     if not memberships:
         return None
@@ -59,6 +68,8 @@ def set_active_municipality(request: HttpRequest, municipality_id: int) -> None:
     if not memberships_for_user(request.user).filter(municipality_id=municipality_id).exists():
         raise Http404
     request.session[SESSION_KEY] = municipality_id
+    if hasattr(request, "_tenant_access"):
+        del request._tenant_access
 
 
 def require_access(request: HttpRequest, roles: Iterable[Role] = VIEW_ROLES) -> Access:

@@ -5,6 +5,7 @@ from . import api, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
+    path("summer/", views.basis_list_summary, name="list_summary"),
     path("<int:pk>/", views.basis_detail, name="detail"),
     path("<int:pk>/godkjenn/", views.basis_approve, name="approve"),
     path("<int:pk>/trekk-godkjenning/", views.basis_unapprove, name="unapprove"),

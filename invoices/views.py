@@ -66,25 +66,80 @@ def switch_municipality(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
+def _list_selection(request: HttpRequest, access: Access) -> tuple[QuerySet[InvoiceBasis], dict]:
+    """The bases the list's filters select, and the filter values (shared by list and summary)."""
+    period = request.GET.get("period", "")
+    if not _PERIOD.fullmatch(period):
+        period = (
+            scoped(InvoiceBasis.objects.all(), access)
+            .order_by("-period")
+            .values_list("period", flat=True)
+            .first()
+            or ""
+        )
+    filters = {
+        "period": period,
+        "unit": request.GET.get("unit", "")[:32],
+        "status": request.GET.get("status", ""),
+        "service": request.GET.get("service", "")[:32],
+    }
+    selected = scoped(InvoiceBasis.objects.filter(period=period), access)
+    if filters["unit"]:
+        selected = selected.filter(unit__code=filters["unit"])
+    if filters["status"] in BasisStatus.values:
+        selected = selected.filter(status=filters["status"])
+    else:
+        filters["status"] = ""
+    if filters["service"]:
+        selected = selected.filter(
+            pk__in=InvoiceLine.objects.filter(service__code=filters["service"]).values("basis_id")
+        )
+    return selected, filters
+
+
 @login_required
 def basis_list(request: HttpRequest) -> HttpResponse:
+    """One page of the selected bases. Its cost does not grow with the month: the page fetches 50
+    ids first and then only those rows; the month's sums come in a separate request (below)."""
     access = require_access(request)
-    bases = scoped(InvoiceBasis.objects.all(), access)
-    periods = list(bases.order_by("-period").values_list("period", flat=True).distinct()[:36])
-    period = request.GET.get("period") or (periods[0] if periods else "")
-    unit_code = request.GET.get("unit", "")
-    status = request.GET.get("status", "")
-    service_code = request.GET.get("service", "")
+    selected, filters = _list_selection(request, access)
+    periods = list(
+        scoped(InvoiceBasis.objects.all(), access)
+        .order_by("-period")
+        .values_list("period", flat=True)
+        .distinct()[:36]
+    )
+    page = Paginator(selected.order_by("id").values_list("id", flat=True), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = InvoiceBasis.objects.filter(pk__in=list(page.object_list)).select_related(
+        "unit", "payer"
+    )
+    query = {k: v for k, v in filters.items() if v}
+    return render(
+        request,
+        "invoices/basis_list.html",
+        {
+            "page": page,
+            "rows": rows.order_by("id"),
+            "periods": periods,
+            "period": filters["period"],
+            "units": scoped(Unit.objects.all(), access),
+            "services": access.municipality.services.all(),
+            "statuses": BasisStatus.choices,
+            "filters": filters,
+            "filter_query": urlencode(query),
+            "can_bill": access.can(BILLING_ROLES),
+        },
+    )
 
-    selected = bases.filter(period=period)
-    if unit_code:
-        selected = selected.filter(unit__code=unit_code)
-    if status in BasisStatus.values:
-        selected = selected.filter(status=status)
-    if service_code:
-        selected = selected.filter(lines__service__code=service_code).distinct()
 
-    totals = selected.aggregate(count=Count("id"), total=Sum("total_ore"))
+@login_required
+def basis_list_summary(request: HttpRequest) -> HttpResponse:
+    """The numbers a billing admin checks for the selection: count and total per status, per unit
+    and per service. Loaded into the list page by htmx, so paging never waits for the sums."""
+    access = require_access(request)
+    selected, filters = _list_selection(request, access)
     by_status = {
         row["status"]: row
         for row in selected.order_by()
@@ -97,36 +152,28 @@ def basis_list(request: HttpRequest) -> HttpResponse:
         .annotate(count=Count("id"), total=Sum("total_ore"))
         .order_by("unit__code")
     )
-    lines = InvoiceLine.objects.filter(basis__in=selected.values("pk"))
     by_service = (
-        lines.order_by()
+        InvoiceLine.objects.filter(basis__in=selected.values("pk"))
+        .order_by()
         .values("service__code", "service__name")
         .annotate(count=Count("id"), total=Sum("amount_ore"))
         .order_by("service__code")
     )
-    page = Paginator(selected.select_related("unit", "payer").order_by("id"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-
     return render(
         request,
-        "invoices/basis_list.html",
+        "invoices/_list_summary.html",
         {
-            "page": page,
-            "periods": periods,
-            "period": period,
-            "units": scoped(Unit.objects.all(), access),
-            "services": access.municipality.services.all(),
-            "statuses": BasisStatus.choices,
-            "filters": {"unit": unit_code, "status": status, "service": service_code},
-            "totals": totals,
+            "totals": {
+                "count": sum(row["count"] for row in by_status.values()),
+                "total": sum(row["total"] or 0 for row in by_status.values()),
+            },
             "by_status": [
                 (label, by_status.get(value, {"count": 0, "total": 0}))
                 for value, label in BasisStatus.choices
             ],
             "by_unit": by_unit,
             "by_service": by_service,
-            "can_bill": access.role in (Role.MERKANTIL, Role.SUPERBRUKER),
+            "filters": filters,
         },
     )
 
