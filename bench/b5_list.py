@@ -29,9 +29,9 @@ WARMUP = 2
 REPEAT = 9
 
 
-def _get(client: Client, month: Month, page: int) -> Any:
+def _get(client: Client, month: Month, page: int, view: str = "invoices:list") -> Any:
     query: dict[str, str | int] = {"period": month.period, "page": page}
-    response = client.get(reverse("invoices:list"), query)
+    response = client.get(reverse(view), query)
     if response.status_code != 200:
         raise RuntimeError(f"list page {page} of {month.period} answered {response.status_code}")
     return response
@@ -70,6 +70,13 @@ def run(args: argparse.Namespace) -> list[Result]:
             last = math.ceil(month.bases / PAGE_SIZE)
             pages[f"{month.size}-first"] = _measure(client, month, 1)
             pages[f"{month.size}-last"] = _measure(client, month, last)
+            # The month's sums load in their own request; not part of B5's target, but shown.
+            summary = []
+            for _ in range(3):
+                started = time.perf_counter()
+                _get(client, month, 1, "invoices:list_summary")
+                summary.append(time.perf_counter() - started)
+            pages[f"{month.size}-summary"] = {"median_s": statistics.median(summary)}
 
     s, b = small.size, big.size
     counts = {key: page["queries"] for key, page in pages.items()}
@@ -80,6 +87,10 @@ def run(args: argparse.Namespace) -> list[Result]:
         "sizes": [s, b],
         "query_counts": counts,
         "load_seconds": {s: small.load_seconds, b: big.load_seconds},
+        "summary_request_s": {
+            s: pages[f"{s}-summary"]["median_s"],
+            b: pages[f"{b}-summary"]["median_s"],
+        },
     }
     results = [
         Result(
