@@ -200,3 +200,16 @@ def test_stopped_run_is_shown_to_the_administrator(
     client.force_login(admin_a)
     body = client.get(reverse("integrations:settings")).content.decode()
     assert "ble stoppet" in body and "passord" in body
+
+
+def test_operator_admin_is_read_only_and_hides_the_password(client, kommune_a, visma_a):
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.create_superuser("drift", password="drift-pass-123")
+    client.force_login(operator)
+    page = client.get(
+        reverse("admin:integrations_vismasettings_change", args=[visma_a.pk])
+    ).content.decode()
+    assert visma_a.selskap in page
+    assert DEMO_PASSWORD not in page and visma_a.password_encrypted not in page
+    assert client.get(reverse("admin:integrations_vismasettings_add")).status_code == 403
