@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -174,6 +174,8 @@ def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def _download(request: HttpRequest, pk: int, *, customers: bool) -> HttpResponseBase:
     access = require_access(request, BILLING_ROLES)
     export = _export_for(access, pk)
+    if customers and not export.customer_file:
+        raise Http404  # this export made no CS15 file: nothing is missing
     try:
         handle, file_name = export_download(export, actor=request.user, customers=customers)
     except ExportIntegrityError:

@@ -1,0 +1,243 @@
+"""Promises 4–6 across the whole product: every page × persona gives the expected answer, another
+municipality's objects are 404, and no page ever shows the Visma password or a full national id
+where it should not.
+
+`test_every_url_is_in_the_matrix` makes a new page without a row here fail, so the matrix cannot
+silently fall behind the URLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from exports.models import Export
+from integrations.models import Transfer, VismaSettings
+from invoices.models import BasisStatus, InvoiceBasis, Municipality
+from tests import factories
+
+SECRET = "Hemmelig-Visma-passord-42"
+
+A, M, S, B, ANON = "admin_a", "merkantil_a", "superbruker_a", "merkantil_b", "anonymous"
+PERSONAS = (A, M, S, B, ANON)
+LOGIN = 302  # anonymous users are sent to the login page
+
+# url name → (kwargs object key or None, {persona: expected GET status}).
+# A user of kommune B asking for kommune A's objects gets 404; for lists, B sees its own (empty)
+# list, which `test_lists_never_show_other_tenants_data` checks.
+VIEW_ALL = {A: 200, M: 200, S: 200, B: 200, ANON: LOGIN}
+BILLING = {A: 403, M: 200, S: 200, B: 200, ANON: LOGIN}
+ADMIN = {A: 200, M: 403, S: 403, B: 403, ANON: LOGIN}
+SUPER = {A: 403, M: 403, S: 200, B: 403, ANON: LOGIN}
+POST_ONLY = {A: 405, M: 405, S: 405, B: 405, ANON: LOGIN}
+OBJ_VIEW_ALL = {A: 200, M: 200, S: 200, B: 404, ANON: LOGIN}
+OBJ_BILLING = {A: 403, M: 200, S: 200, B: 404, ANON: LOGIN}
+
+MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
+    "home": (None, {A: 302, M: 302, S: 302, B: 302, ANON: LOGIN}),
+    "login": (None, {A: 200, M: 200, S: 200, B: 200, ANON: 200}),
+    "logout": (None, {A: 405, M: 405, S: 405, B: 405, ANON: 405}),
+    "switch_municipality": (None, POST_ONLY),
+    "invoices:list": (None, VIEW_ALL),
+    "invoices:list_summary": (None, VIEW_ALL),
+    "invoices:detail": ("basis", OBJ_VIEW_ALL),
+    "invoices:approve": ("basis", POST_ONLY),
+    "invoices:unapprove": ("basis", POST_ONLY),
+    "invoices:delete": ("basis", POST_ONLY),
+    "invoices:credit": ("basis", POST_ONLY),
+    "invoices:period_approve": (None, POST_ONLY),
+    "invoices:period_unapprove": (None, POST_ONLY),
+    "invoices:validation_report": (None, BILLING),
+    "invoices:validation_summary": (None, BILLING),
+    "api_tokens:list": (None, ADMIN),
+    "api_tokens:revoke": ("token", POST_ONLY),
+    "api_invoice_bases": (None, {A: 405, M: 405, S: 405, B: 405, ANON: 405}),
+    "exports:history": (None, BILLING),
+    "exports:start": (None, POST_ONLY),
+    "exports:preview": (None, BILLING),
+    "exports:override": (None, SUPER),
+    "exports:profile": (None, ADMIN),
+    "exports:detail": ("export", OBJ_BILLING),
+    "exports:progress": ("export", OBJ_BILLING),
+    "exports:download": ("export", OBJ_BILLING),
+    "exports:download_customers": ("export", {A: 403, M: 404, S: 404, B: 404, ANON: LOGIN}),
+    "integrations:settings": (None, ADMIN),
+    "integrations:settings_test": (None, POST_ONLY),
+    "integrations:send": (None, BILLING),
+    "integrations:period_actions": (None, VIEW_ALL),
+    "integrations:test_transfer": (None, SUPER),
+    "integrations:transfers": (None, VIEW_ALL),
+    "integrations:transfer_detail": ("transfer", OBJ_VIEW_ALL),
+    "integrations:transfer_progress": ("transfer", OBJ_VIEW_ALL),
+    "integrations:transfer_retry": ("transfer", POST_ONLY),
+    "integrations:status_refresh": (None, POST_ONLY),
+    "integrations:basis_extra": ("basis", OBJ_VIEW_ALL),
+}
+
+# POSTs that change things: only the named personas may; kommune B gets 404 for A's objects.
+POST_RULES: dict[str, tuple[str, dict[str, int]]] = {
+    "invoices:approve": ("basis", {A: 403, B: 404}),
+    "invoices:unapprove": ("basis", {A: 403, B: 404}),
+    "invoices:delete": ("basis", {A: 403, B: 404}),
+    "invoices:credit": ("basis", {A: 403, B: 404}),
+    "api_tokens:revoke": ("token", {M: 403, S: 403, B: 403}),
+    "integrations:transfer_retry": ("transfer", {A: 403, B: 404}),
+}
+
+
+def _named_urls() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns: list[Any], namespace: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.app_name == "admin":
+                    continue  # the operators' Django admin has its own staff check
+                ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                walk(p.url_patterns, ns)
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(namespace + p.name)
+
+    walk(get_resolver().url_patterns, "")
+    return names
+
+
+@pytest.fixture
+def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_path: Any) -> dict:
+    settings.MEDIA_ROOT = str(tmp_path)
+    from exports.services import export_create, export_run
+    from invoices.services import api_token_create
+
+    payer = factories.party(kommune_a, factories.DNR, name="Áile Čoavdda")
+    basis = factories.basis(kommune_a, payer=payer, status=BasisStatus.APPROVED)
+    exported = factories.basis(
+        kommune_a, payer=payer, status=BasisStatus.APPROVED, lines=[{"dimensions": {}}]
+    )
+    export = export_run(
+        export_create(
+            kommune_a,
+            period="2026-10",
+            fmt="visma",
+            basis_ids=[exported.pk],
+            actor=personas[M],
+            enqueue=False,
+        ).pk
+    )
+    assert export.status == "done", export.findings
+    token, _ = api_token_create(kommune_a, "Fagsystem", personas[A])
+    visma = VismaSettings(
+        municipality=kommune_a,
+        selskap="1",
+        base_url="http://127.0.0.1:9/fakturering_ws/",
+        username="demo",
+        enabled=True,
+    )
+    visma.set_password(SECRET)
+    visma.save()
+    transfer = Transfer.objects.create(
+        municipality=kommune_a, created_by=personas[M], period="2026-10"
+    )
+    return {
+        "basis": basis,
+        "export": Export.objects.get(pk=export.pk),
+        "token": token,
+        "transfer": transfer,
+        "personas": personas,
+    }
+
+
+def _client(user: Any) -> Client:
+    c = Client()
+    if user is not None:
+        c.force_login(user)
+    return c
+
+
+def _url(name: str, obj_key: str | None, world: dict) -> str:
+    if obj_key is None:
+        return reverse(name)
+    return reverse(name, kwargs={"pk": world[obj_key].pk})
+
+
+def test_every_url_is_in_the_matrix() -> None:
+    assert _named_urls() == set(MATRIX), "add new pages to MATRIX with their expected answers"
+
+
+@pytest.mark.django_db
+def test_get_matrix(world: dict) -> None:
+    failures = []
+    for name, (obj_key, expected) in MATRIX.items():
+        url = _url(name, obj_key, world) + "?period=2026-10"
+        for persona in PERSONAS:
+            response = _client(world["personas"][persona]).get(url)
+            if response.status_code != expected[persona]:
+                failures.append(
+                    f"{name} as {persona}: {response.status_code} != {expected[persona]}"
+                )
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_post_rules(world: dict) -> None:
+    failures = []
+    for name, (obj_key, expected) in POST_RULES.items():
+        url = _url(name, obj_key, world)
+        for persona, status in expected.items():
+            response = _client(world["personas"][persona]).post(url, {"reason": "test"})
+            if response.status_code != status:
+                failures.append(f"POST {name} as {persona}: {response.status_code} != {status}")
+    assert not failures, "\n".join(failures)
+    # Nothing of kommune A changed by the refused requests.
+    basis = InvoiceBasis.objects.get(pk=world["basis"].pk)
+    assert basis.status == BasisStatus.APPROVED
+    assert not InvoiceBasis.objects.filter(credits=basis).exists()
+
+
+@pytest.mark.django_db
+def test_lists_never_show_other_tenants_data(world: dict) -> None:
+    client = _client(world["personas"][B])
+    basis = world["basis"]
+    for name in (
+        "invoices:list",
+        "invoices:list_summary",
+        "exports:history",
+        "integrations:transfers",
+    ):
+        body = client.get(reverse(name) + "?period=2026-10").content.decode()
+        assert basis.source_reference not in body, name
+        assert "Áile" not in body, name
+        assert world["export"].file_name not in body, name
+
+
+@pytest.mark.django_db
+def test_no_page_shows_the_password_or_a_full_national_id(world: dict) -> None:
+    """Render every GET page as every persona: the Visma password never appears, and the D-number
+    appears in full only on the basis detail page, for billing staff."""
+    full_id = factories.DNR
+    for name, (obj_key, _expected) in MATRIX.items():
+        url = _url(name, obj_key, world) + "?period=2026-10"
+        for persona in PERSONAS:
+            response = _client(world["personas"][persona]).get(url)
+            if getattr(response, "streaming", False):
+                body = b"".join(response.streaming_content).decode("latin-1")  # type: ignore[attr-defined]
+            else:
+                body = response.content.decode("utf-8", "replace")
+            assert SECRET not in body, f"{name} as {persona}"
+            if full_id in body:
+                # Export files carry the customer number by design; pages never do, except detail.
+                allowed = name in {"invoices:detail", "exports:download"} and persona in (M, S)
+                assert allowed, f"full national id shown on {name} as {persona}"
+
+
+@pytest.mark.django_db
+def test_password_is_unreadable_in_the_database(world: dict) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT password_encrypted FROM integrations_vismasettings")
+        (stored,) = cur.fetchone()
+    assert stored and SECRET not in stored
+    assert VismaSettings.objects.get().get_password() == SECRET
