@@ -595,8 +595,6 @@ class _Outcome:
     now: Any = field(default_factory=timezone.now)
     sent_bases: set[int] = field(default_factory=set)
     failed_bases: set[int] = field(default_factory=set)
-    call_ms: int | None = None
-    sent_in_call: bool = False
 
     def _release(self, a: TransferAttempt) -> None:
         a.claimed_by = ""
