@@ -251,10 +251,11 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
 def _progress_context(transfer: Transfer) -> dict[str, object]:
     counts = services.transfer_counts(transfer)
     done = sum(counts.get(s, 0) for s in ("sent", "rejected", "validated", "failed"))
+    always = ("pending", "validated" if transfer.is_test else "sent", "failed")
     rows = [
         (state, label, counts.get(state, 0))
         for state, label in AttemptState.choices
-        if counts.get(state, 0) or state in ("pending", "sent", "failed")
+        if counts.get(state, 0) or state in always
     ]
     return {
         "transfer": transfer,
