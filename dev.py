@@ -116,16 +116,35 @@ def up() -> int:
 
 
 def test(pytest_args: list[str]) -> int:
+    """Every check, each run even when an earlier one failed, so one run shows all problems."""
     ensure_venv("requirements-dev.txt")
     env = {**os.environ, "DJANGO_ENV": "test"}
     if os.environ.get("CI"):
         env.setdefault("REQUIRE_ALL_SERVICES", "1")
-    run(PY, "-m", "ruff", "check", ".", env=env)
-    run(PY, "-m", "mypy", ".", env=env)
     check_env = {**env, "DJANGO_ENV": "production", **PRODUCTION_CHECK_ENV}
-    run(PY, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=check_env)
-    result = subprocess.run([str(PY), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
-    return result.returncode
+    steps: list[tuple[str, list[str | Path], dict[str, str]]] = [
+        ("ruff", [PY, "-m", "ruff", "check", "."], env),
+        ("ruff format", [PY, "-m", "ruff", "format", "--check", "."], env),
+        ("mypy", [PY, "-m", "mypy", "."], env),
+        (
+            "check --deploy",
+            [PY, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            check_env,
+        ),
+        ("pytest", [PY, "-m", "pytest", *pytest_args], env),
+    ]
+    failed = []
+    for name, args, step_env in steps:
+        print("$", " ".join(str(a) for a in args), flush=True)
+        started = time.monotonic()
+        code = subprocess.run([str(a) for a in args], cwd=ROOT, env=step_env).returncode
+        print(f"[{name}: {'ok' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s]")
+        if code != 0:
+            failed.append(name)
+    if failed:
+        print("Failed:", ", ".join(failed), file=sys.stderr)
+        return 1
+    return 0
 
 
 # Throwaway values that satisfy production's checks, only for `check --deploy` in the test command.
