@@ -316,7 +316,9 @@ def _create_transfer(
         total_ore=sum(t for _, t in rows),
         counts={AttemptState.PENDING.value: len(rows)},
     )
-    _write_attempts(transfer, [(pk, False) for pk, _ in rows])
+    inserted = _insert_attempts(transfer, _selected(municipality, period, basis_ids))
+    if inserted != len(rows):  # pragma: no cover - the rows are locked; a mismatch is a bug
+        raise IntegrityError("the selection changed while the outbox was written")
     if not test:
         moved = _selected(municipality, period, basis_ids).update(status=BasisStatus.SENDING)
         if moved != len(rows):  # pragma: no cover - rows are locked; a mismatch is a bug
@@ -333,6 +335,37 @@ def _create_transfer(
     )
     _wake_after_commit(transfer)
     return transfer
+
+
+def _insert_attempts(transfer: Transfer, bases: Any) -> int:
+    """One pending attempt per basis of the queryset, written by the database in one statement
+    (INSERT … SELECT): a month of 20 000 bases costs no model instances in Python."""
+    table = connection.ops.quote_name(TransferAttempt._meta.db_table)
+    inner, inner_params = bases.order_by().values("id").query.sql_with_params()
+    if connection.vendor == "postgresql":
+        padded = "lpad(b.id::text, greatest(9, length(b.id::text)), '0')"
+    else:
+        padded = "printf('%%09d', b.id)"
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql = (
+        f"INSERT INTO {table} (transfer_id, basis_id, is_test, reference, state, "  # noqa: S608
+        "status_check_required, status_checks, retryable, batch_reference, send_count, "
+        "next_attempt_at, claimed_by, grunnlag_id, visma_status, messages, last_error, "
+        f"created_at) SELECT %s, b.id, %s, %s || '-' || {padded}, %s, FALSE, 0, FALSE, '', 0, "
+        f"%s, '', '', '', '[]', '', %s FROM ({inner}) b ORDER BY b.id"
+    )
+    params = [
+        transfer.pk,
+        transfer.is_test,
+        transfer.municipality.number,
+        AttemptState.PENDING.value,
+        now,
+        now,
+        *inner_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
 
 
 def _write_attempts(transfer: Transfer, bases: Iterable[tuple[int, bool]]) -> None:

@@ -33,6 +33,7 @@ def test_happy_path_sends_each_basis_once(kommune_a, visma_a, simulator, merkant
     # Bases are locked in the same transaction as the outbox rows, before any call.
     assert {_status(pk) for pk in ids} == {BasisStatus.SENDING}
     assert transfer.attempts.filter(state=AttemptState.PENDING).count() == 450
+    assert all(a.reference == a.basis.reference for a in transfer.attempts.select_related("basis"))
     run_transfer(transfer)
 
     assert transfer.status == "done"
