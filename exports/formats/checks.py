@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from exports.formats.encoding import Codec, codec
 from exports.formats.types import Basis, Customer, Finding
@@ -14,6 +15,8 @@ from invoices.identifiers import (
     validate_national_id,
     validate_org_number,
 )
+
+T = TypeVar("T")
 
 MONTHS = (
     "januar",
@@ -68,6 +71,31 @@ class Report:
 
     def warning(self, code: str, message: str, field: str = "") -> None:
         self.warnings.append(warning(code, message, self.basis, field))
+
+
+class Facts:
+    """Bounded caches of what a planner derived from repeated values (a line's service and
+    amounts, its texts, its kontering), so the 100 000 lines of a month are mostly lookups.
+    Cleared whole when full: memory stays flat however varied the month."""
+
+    __slots__ = ("kb", "lines", "size", "texts")
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self.lines: dict[Any, Any] = {}
+        self.texts: dict[Any, Any] = {}
+        self.kb: dict[Any, Any] = {}
+        self.size = 0
+
+    def remember(self, cache: dict[Any, Any], key: Any, value: T) -> T:
+        self.size += 1
+        if self.size > self.LIMIT:
+            self.size = 0
+            self.lines.clear()
+            self.texts.clear()
+            self.kb.clear()
+        cache[key] = value
+        return value
 
 
 @functools.lru_cache(maxsize=65536)

@@ -17,12 +17,13 @@ each field. Choices the vendor text leaves open:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, BinaryIO, Literal
 
 from exports.formats import checks
+from exports.formats.checks import Facts as _Facts
 from exports.formats.checks import error
 from exports.formats.encoding import SUPPORTED_ENCODINGS, Codec, codec
 from exports.formats.fixedwidth import (
@@ -153,7 +154,10 @@ def _fl_fields(options: VismaFileOptions) -> list[str]:
     return fields
 
 
-_Mapping = tuple[int, int, tuple[tuple[str, str, str], ...]]
+_Problems = tuple[tuple[str, str, str], ...]  # (code, message, field below the line)
+_Mapping = tuple[int, int, _Problems]
+# (oppdragsgiver, vare, PRIS, GRUNNLAG, problems, VAT code problem)
+_LineFacts = tuple[int, int, int, int, _Problems, "tuple[str, str, str] | None"]
 
 
 class _Planner:
@@ -173,6 +177,7 @@ class _Planner:
         self.whole_units = options.quantity_decimals == 0
         self.running: dict[tuple[int, int, int], int] = {}
         self._mappings: dict[tuple[str, str, str], _Mapping] = {}
+        self._facts = _Facts()
         self.warnings: list[Finding] = []
         self.skipped: list[int] = []
 
@@ -222,6 +227,70 @@ class _Planner:
         result = (opp, vare, tuple(problems))
         self._mappings[key] = result
         return result
+
+    def _line_facts(self, line: Line) -> _LineFacts:
+        """What a line's service, quantity, price, amount and VAT code give, with their problems
+        (field names relative to the line). Cached by those values: a month repeats a few
+        hundred combinations over 100 000 lines."""
+        opp, vare, problems = self._mapping(line)
+        found = list(problems)
+        price, amount = line.unit_price_ore, line.amount_ore
+        grunnlag = checks.hundredths(line.quantity)
+        if grunnlag is None:
+            found.append(("quantity_precision", "Antall kan ha høyst to desimaler", "quantity"))
+            grunnlag = 0
+        elif not checks.amount_matches(grunnlag, price, amount):
+            found.append(("amount_mismatch", "Beløpet er ikke antall × enhetspris", "amount_ore"))
+        # GRUNNLAG has no sign: a credit's minus moves to PRIS (BELØP keeps its own).
+        if grunnlag < 0:
+            grunnlag, price = -grunnlag, -price
+        if self.whole_units:
+            if grunnlag % 100:
+                found.append(
+                    (
+                        "fractional_quantity",
+                        f"Antall {line.quantity} er ikke et helt tall, og kommunen leverer hele "
+                        "enheter til Visma",
+                        "quantity",
+                    )
+                )
+            grunnlag //= 100
+        if grunnlag >= 1_000_000_000:
+            found.append(("quantity_too_wide", "Antallet er for stort", "quantity"))
+        if not -100_000_000 < price < 100_000_000:
+            found.append(
+                (
+                    "price_too_wide",
+                    "Enhetsprisen får ikke plass i PRIS (høyst 999 999,99 kr)",
+                    "unit_price_ore",
+                )
+            )
+        if not -10_000_000_000 < amount < 10_000_000_000:
+            found.append(
+                (
+                    "amount_too_wide",
+                    "Beløpet får ikke plass i BELØP (høyst 99 999 999,99 kr)",
+                    "amount_ore",
+                )
+            )
+        vat_problem: tuple[str, str, str] | None = None
+        if self.extended and len(line.vat_code) > 3:
+            vat_problem = ("vat_code_too_wide", "MVA-koden er lengre enn tre tegn", "vat_code")
+        return opp, vare, price, grunnlag, tuple(found), vat_problem
+
+    def _kb(self, dimensions: Mapping[str, str]) -> tuple[tuple[str, ...], _Problems]:
+        """KB01..KB10 values of a line's kontering, and the values too wide for a slot."""
+        kb_values = tuple(dimensions.get(key, "") for key in self.kb)
+        problems = tuple(
+            (
+                "dimension_too_wide",
+                f"Konteringsverdien {value!r} ({slot}) er lengre enn 12 tegn",
+                f"dimensions.{slot}",
+            )
+            for slot, value in zip(self.kb, kb_values, strict=True)
+            if len(value) > 12
+        )
+        return kb_values, problems
 
     def plan(self, basis: Basis) -> tuple[list[_PlannedLine], list[Finding]] | None:
         """(lines, blocking errors); None if the options leave this basis out. Warnings are
@@ -305,57 +374,24 @@ class _Planner:
             report.error("no_lines", "Fakturagrunnlaget har ingen linjer", "lines")
         planned: list[_PlannedLine] = []
         running_numbers = self.running
-        whole_units, extended, kb = self.whole_units, self.extended, self.kb
-        kb_blanks = ("",) * len(kb)
+        extended = self.extended
         head = (customer_no, name, address1, address2, postcode)
+        facts, known_facts = self._facts, self._facts.lines
+        known_kb, known_texts = facts.kb, facts.texts
+        codec_ = self.codec
+        reference = basis.reference
         for index, line in enumerate(basis.lines):
-            opp, vare, mapping_problems = self._mapping(line)
-            for code, message, attr in mapping_problems:
-                report.error(code, message, f"lines[{index}].{attr}")
-
-            price, amount = line.unit_price_ore, line.amount_ore
-            grunnlag = checks.hundredths(line.quantity)
-            if grunnlag is None:
-                report.error(
-                    "quantity_precision",
-                    "Antall kan ha høyst to desimaler",
-                    f"lines[{index}].quantity",
-                )
-                grunnlag = 0
-            elif not checks.amount_matches(grunnlag, price, amount):
-                report.error(
-                    "amount_mismatch",
-                    "Beløpet er ikke antall × enhetspris",
-                    f"lines[{index}].amount_ore",
-                )
-            # GRUNNLAG has no sign: a credit's minus moves to PRIS (BELØP keeps its own).
-            if grunnlag < 0:
-                grunnlag, price = -grunnlag, -price
-            if whole_units:
-                if grunnlag % 100:
-                    report.error(
-                        "fractional_quantity",
-                        f"Antall {line.quantity} er ikke et helt tall, og kommunen leverer hele "
-                        "enheter til Visma",
-                        f"lines[{index}].quantity",
-                    )
-                grunnlag //= 100
-            if grunnlag >= 1_000_000_000:
-                report.error(
-                    "quantity_too_wide", "Antallet er for stort", f"lines[{index}].quantity"
-                )
-            if not -100_000_000 < price < 100_000_000:
-                report.error(
-                    "price_too_wide",
-                    "Enhetsprisen får ikke plass i PRIS (høyst 999 999,99 kr)",
-                    f"lines[{index}].unit_price_ore",
-                )
-            if not -10_000_000_000 < amount < 10_000_000_000:
-                report.error(
-                    "amount_too_wide",
-                    "Beløpet får ikke plass i BELØP (høyst 99 999 999,99 kr)",
-                    f"lines[{index}].amount_ore",
-                )
+            # Lines are tuples: service code, description, quantity, price, amount,
+            # oppdragsgiver, vare, article and VAT code are one slice, one cache key.
+            key = line[1:10]
+            known = known_facts.get(key)
+            if known is None:
+                known = facts.remember(known_facts, key, self._line_facts(line))
+            opp, vare, price, grunnlag, problems, vat_problem = known
+            amount = line.amount_ore
+            if problems:
+                for code, message, attr in problems:
+                    report.error(code, message, f"lines[{index}].{attr}")
 
             key3 = (customer_no, opp, vare)
             running = running_numbers.get(key3, 0) + 1
@@ -368,35 +404,38 @@ class _Planner:
                     f"lines[{index}]",
                 )
 
-            texts, changed = checks.text_lines(line.texts, self.codec, TEXT_WIDTH)
-            translit = translit or changed
-            if len(texts) > MAX_TEXT_LINES:
-                report.error(
-                    "too_many_text_lines",
-                    f"Linjen har {len(texts)} tekstlinjer etter ombrekking; Visma tar høyst "
-                    f"{MAX_TEXT_LINES}",
-                    f"lines[{index}].texts",
-                )
+            texts: Sequence[str] = line.texts
+            if texts:
+                wrapped = known_texts.get(texts)
+                if wrapped is None:
+                    wrapped = facts.remember(
+                        known_texts, texts, checks.text_lines(texts, codec_, TEXT_WIDTH)
+                    )
+                texts, changed = wrapped
+                translit = translit or changed
+                if len(texts) > MAX_TEXT_LINES:
+                    report.error(
+                        "too_many_text_lines",
+                        f"Linjen har {len(texts)} tekstlinjer etter ombrekking; Visma tar høyst "
+                        f"{MAX_TEXT_LINES}",
+                        f"lines[{index}].texts",
+                    )
 
             values: tuple[Any, ...] = (*head, opp, vare, running, price, grunnlag, amount, case_no)
             if extended:
                 dimensions = line.dimensions
-                kb_values = tuple(map(dimensions.get, kb, kb_blanks))
-                if kb_values and max(map(len, kb_values)) > 12:
-                    for slot, value in zip(kb, kb_values, strict=True):
-                        if len(value) > 12:
-                            report.error(
-                                "dimension_too_wide",
-                                f"Konteringsverdien {value!r} ({slot}) er lengre enn 12 tegn",
-                                f"lines[{index}].dimensions.{slot}",
-                            )
-                if len(line.vat_code) > 3:
-                    report.error(
-                        "vat_code_too_wide",
-                        "MVA-koden er lengre enn tre tegn",
-                        f"lines[{index}].vat_code",
+                # By identity: the selector hands lines with the same kontering one mapping.
+                kb_known = known_kb.get(id(dimensions))
+                if kb_known is None or kb_known[0] is not dimensions:
+                    kb_known = facts.remember(
+                        known_kb, id(dimensions), (dimensions, *self._kb(dimensions))
                     )
-                values = (*values, *kb_values, line.vat_code, your_ref, basis.reference)
+                _, kb_values, kb_problems = kb_known
+                for code, message, attr in kb_problems:
+                    report.error(code, message, f"lines[{index}].{attr}")
+                if vat_problem is not None:
+                    report.error(vat_problem[0], vat_problem[1], f"lines[{index}].{vat_problem[2]}")
+                values = (*values, *kb_values, line.vat_code, your_ref, reference)
             planned.append((values, (customer_no, opp, vare, running), texts))
 
         if translit:
