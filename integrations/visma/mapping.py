@@ -10,8 +10,9 @@ Decisions the contract leaves to us:
   names them, since splitting it would break "one basis = one invoice = one referanse".
 - Names and addresses are cut to Visma's widths (navn/adresse 40, poststed 30), as the file route
   does; texts are wrapped at word boundaries into 50-character `tekst` lines, never cut.
-- Kontering KB01–KB10 follows the export profile's KB slot mapping when it names any slot, else
-  the municipality's dimensions in their order (first dimension → KB01).
+- Kontering KB01–KB10 follows the export profile's KB slot mapping, as the import file does (a
+  blank slot is left out, so Visma uses the vare's default). Without an export profile, the
+  municipality's dimensions in their order (first dimension → KB01).
 - Anything Visma would reject for certain (missing postcode, vare, oppdragsgiver, a bad customer
   number, an amount that is not quantity × price) is reported before any call is made.
 """
@@ -65,12 +66,15 @@ class Rejected:
 def context_for(municipality: Municipality) -> MappingContext:
     default_og, slots = "", {}
     profile = _export_profile(municipality)
-    if profile is not None:
+    raw = getattr(profile, "kb_slots", None) if profile is not None else None
+    if isinstance(raw, list):
+        # The export profile decides, as it does for the file: a blank slot is left out, so
+        # Visma uses the vare's default, exactly as in the import file.
         default_og = getattr(profile, "default_oppdragsgiver", "") or ""
-        raw = getattr(profile, "kb_slots", None) or []
-        if isinstance(raw, list):
-            slots = {i: key for i, key in enumerate(raw[:KB_SLOTS], start=1) if key}
-    if not slots:
+        slots = {i: key for i, key in enumerate(raw[:KB_SLOTS], start=1) if key}
+    else:
+        if profile is not None:
+            default_og = getattr(profile, "default_oppdragsgiver", "") or ""
         keys = DimensionDefinition.objects.filter(municipality=municipality).order_by(
             "position", "key"
         )

@@ -73,6 +73,16 @@ def test_export_profile_kb_slots_win(kommune_a):
     assert soap.oppdragsgiver == "014"  # the profile's default for a service without its own
 
 
+def test_blank_profile_slots_leave_kontering_to_the_vare_as_the_file_does(kommune_a):
+    from exports.models import ExportProfile
+
+    ExportProfile.objects.create(municipality=kommune_a)  # every KB slot blank
+    basis = factories.basis(kommune_a, lines=[{"dimensions": {"ansvar": "1"}}])
+    soap = _one(basis)
+    assert isinstance(soap, SoapBasis)
+    assert soap.linjer[0].kontering == {}
+
+
 def test_service_defaults_are_overlaid_by_line_dimensions(kommune_a):
     svc = factories.service(
         kommune_a, code="TA", visma_vare="0200", default_dimensions={"ansvar": "1", "tjeneste": "2"}
