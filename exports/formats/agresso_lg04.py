@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 import string
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, BinaryIO, Literal
@@ -201,7 +201,10 @@ def _item_fields(options: AgressoOptions) -> list[str]:
     return [*fields, "tax_code", "period"]
 
 
-_Article = tuple[tuple[str, str, str], ...]
+_Problems = tuple[tuple[str, str, str], ...]  # (code, message, field below the line)
+_Article = _Problems
+# (art_descr, transliterated, cut, value_1, problems)
+_LineFacts = tuple[str, bool, bool, int, _Problems]
 
 
 class _Planner:
@@ -222,6 +225,7 @@ class _Planner:
         self.warnings: list[Finding] = []
         self.skipped: list[int] = []
         self._articles: dict[tuple[str, str], _Article] = {}
+        self._facts = checks.Facts()
 
     def setting_errors(self) -> list[Finding]:
         return [
@@ -261,6 +265,69 @@ class _Planner:
         result = tuple(problems)
         self._articles[key] = result
         return result
+
+    def _line_facts(self, line: Line) -> _LineFacts:
+        """The item values a line's service, description, quantity, amounts and VAT code give,
+        whether the description was transliterated or cut, and the problems (field names
+        relative to the line). Cached by those values: a month repeats a few hundred."""
+        width = self.width
+        problems = list(self._article(line))
+        description = self.codec.clean(line.description)
+        translit = self.codec.needs_transliteration(line.description)
+        cut = len(description) > width["art_descr"]
+        amount = line.amount_ore
+        value_1 = checks.hundredths(line.quantity)
+        if value_1 is None:
+            problems.append(("quantity_precision", "Antall kan ha høyst to desimaler", "quantity"))
+            value_1 = 0
+        else:
+            if not checks.amount_matches(value_1, line.unit_price_ore, amount):
+                problems.append(
+                    ("amount_mismatch", "Beløpet er ikke antall × enhetspris", "amount_ore")
+                )
+            if not -self.quantity_limit < value_1 < self.quantity_limit:
+                problems.append(("quantity_too_wide", "Antallet er for stort", "quantity"))
+        if not -self.amount_limit < amount < self.amount_limit:
+            problems.append(
+                (
+                    "amount_too_wide",
+                    f"Beløpet får ikke plass i amount ({width['amount']} tegn)",
+                    "amount_ore",
+                )
+            )
+        if len(line.vat_code) > width["tax_code"]:
+            problems.append(
+                (
+                    "vat_code_too_wide",
+                    f"MVA-koden er lengre enn {width['tax_code']} tegn",
+                    "vat_code",
+                )
+            )
+        return description, translit, cut, value_1, tuple(problems)
+
+    def _dimensions(self, dimensions: Mapping[str, str]) -> tuple[tuple[str, ...], _Problems]:
+        """dim_1..dim_7 values of a line's kontering, and the required or too-wide ones."""
+        required = self.options.required_slots
+        values = tuple(dimensions.get(key, "") for _, key in self.dims)
+        problems: list[tuple[str, str, str]] = []
+        for (slot, key), value, dim_width in zip(self.dims, values, self.dim_widths, strict=True):
+            if not value and slot in required:
+                problems.append(
+                    (
+                        "required_dimension_missing",
+                        f"dim_{slot} ({key}) må ha en verdi",
+                        f"dimensions.{key}",
+                    )
+                )
+            elif len(value) > dim_width:
+                problems.append(
+                    (
+                        "dimension_too_wide",
+                        f"Verdien {value!r} for {key} er lengre enn {dim_width} tegn (dim_{slot})",
+                        f"dimensions.{key}",
+                    )
+                )
+        return values, tuple(problems)
 
     def _customer(self, basis: Basis, report: checks.Report) -> tuple[str, ...]:
         payer = basis.payer
@@ -338,76 +405,51 @@ class _Planner:
         if not basis.lines:
             report.error("no_lines", "Fakturagrunnlaget har ingen linjer", "lines")
         items: list[_PlannedItem] = []
-        required = options.required_slots
-        dims, dim_widths = self.dims, self.dim_widths
-        dim_keys = tuple(key for _, key in dims)
-        dim_blanks = ("",) * len(dims)
+        facts = self._facts
+        known_facts, known_dims, known_texts = facts.lines, facts.kb, facts.texts
+        codec_, text_width, descr_width = self.codec, width["short_info"], width["art_descr"]
         for index, line in enumerate(basis.lines):
-            for code, message, attr in self._article(line):
+            # Lines are tuples: service code, description, quantity, price, amount,
+            # oppdragsgiver, vare, article and VAT code are one slice, one cache key.
+            key = line[1:10]
+            known = known_facts.get(key)
+            if known is None:
+                known = facts.remember(known_facts, key, self._line_facts(line))
+            description, description_changed, cut, value_1, problems = known
+            for code, message, attr in problems:
                 report.error(code, message, f"lines[{index}].{attr}")
-            description = clean(line.description)
-            translit = translit or needs(line.description)
-            if len(description) > width["art_descr"]:
+            translit = translit or description_changed
+            if cut:
                 report.warning(
                     "description_cut",
-                    f"Linjeteksten er kuttet til {width['art_descr']} tegn",
+                    f"Linjeteksten er kuttet til {descr_width} tegn",
                     f"lines[{index}].description",
                 )
-            amount = line.amount_ore
-            value_1 = checks.hundredths(line.quantity)
-            if value_1 is None:
-                report.error(
-                    "quantity_precision",
-                    "Antall kan ha høyst to desimaler",
-                    f"lines[{index}].quantity",
-                )
-                value_1 = 0
-            else:
-                if not checks.amount_matches(value_1, line.unit_price_ore, amount):
-                    report.error(
-                        "amount_mismatch",
-                        "Beløpet er ikke antall × enhetspris",
-                        f"lines[{index}].amount_ore",
-                    )
-                if not -self.quantity_limit < value_1 < self.quantity_limit:
-                    report.error(
-                        "quantity_too_wide", "Antallet er for stort", f"lines[{index}].quantity"
-                    )
-            if not -self.amount_limit < amount < self.amount_limit:
-                report.error(
-                    "amount_too_wide",
-                    f"Beløpet får ikke plass i amount ({width['amount']} tegn)",
-                    f"lines[{index}].amount_ore",
-                )
-            if len(line.vat_code) > width["tax_code"]:
-                report.error(
-                    "vat_code_too_wide",
-                    f"MVA-koden er lengre enn {width['tax_code']} tegn",
-                    f"lines[{index}].vat_code",
-                )
             dimensions = line.dimensions
-            dim_values = tuple(map(dimensions.get, dim_keys, dim_blanks))
-            for (slot, key), value, dim_width in zip(dims, dim_values, dim_widths, strict=True):
-                if not value and slot in required:
-                    report.error(
-                        "required_dimension_missing",
-                        f"dim_{slot} ({key}) må ha en verdi",
-                        f"lines[{index}].dimensions.{key}",
+            # By identity: the selector hands lines with the same kontering one mapping.
+            dims_known = known_dims.get(id(dimensions))
+            if dims_known is None or dims_known[0] is not dimensions:
+                dims_known = facts.remember(
+                    known_dims, id(dimensions), (dimensions, *self._dimensions(dimensions))
+                )
+            _, dim_values, dim_problems = dims_known
+            for code, message, attr in dim_problems:
+                report.error(code, message, f"lines[{index}].{attr}")
+            texts: Sequence[str] = line.texts
+            if texts:
+                wrapped = known_texts.get(texts)
+                if wrapped is None:
+                    wrapped = facts.remember(
+                        known_texts, texts, checks.text_lines(texts, codec_, text_width)
                     )
-                elif len(value) > dim_width:
-                    report.error(
-                        "dimension_too_wide",
-                        f"Verdien {value!r} for {key} er lengre enn {dim_width} tegn (dim_{slot})",
-                        f"lines[{index}].dimensions.{key}",
-                    )
-            texts, changed = checks.text_lines(line.texts, self.codec, width["short_info"])
-            translit = translit or changed
+                texts, changed = wrapped
+                translit = translit or changed
             items.append(
                 (
                     (
                         line.agresso_article,
                         description,
-                        amount,
+                        line.amount_ore,
                         value_1,
                         *dim_values,
                         line.vat_code,
