@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                     "errors": report["errors"],
                     "warnings": report["warnings"],
                     "runs_s": report["runs"],
+                    "cpu_s": report["cpu_seconds"],
                     "peak_rss_mb": report["peak_rss_mb"],
                 },
             )
