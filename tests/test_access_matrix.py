@@ -40,6 +40,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "home": (None, {A: 302, M: 302, S: 302, B: 302, ANON: LOGIN}),
     "login": (None, {A: 200, M: 200, S: 200, B: 200, ANON: 200}),
     "logout": (None, {A: 405, M: 405, S: 405, B: 405, ANON: 405}),
+    # Django's set_language: a GET changes nothing and only redirects back.
+    "set_language": (None, {A: 302, M: 302, S: 302, B: 302, ANON: 302}),
     "switch_municipality": (None, POST_ONLY),
     "invoices:list": (None, VIEW_ALL),
     "invoices:list_summary": (None, VIEW_ALL),
