@@ -39,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -585,21 +585,27 @@ def _claim_rows(
     )
     placeholders = ", ".join(["%s"] * len(states))
     at = connection.ops.adapt_datetimefield_value(now)
+    # SQLite returns only the updated table's columns and refuses `table.*` there.
+    returning = f"{table}.*" if connection.vendor == "postgresql" else "*"
+    # The rows are picked once, in a materialized CTE: as `WHERE id IN (SELECT … LIMIT …)`,
+    # PostgreSQL may run the locking subquery again for every outer row (nested-loop semi join),
+    # which costs O(n × batch) and can claim more than one batch.
     sql = (
-        f"UPDATE {table} SET state = %s, claimed_by = %s, claimed_at = %s, "  # noqa: S608
-        f"batch_reference = %s WHERE id IN (SELECT id FROM {table} WHERE transfer_id = %s "
+        f"WITH picked AS MATERIALIZED (SELECT id FROM {table} WHERE transfer_id = %s "  # noqa: S608
         f"AND state IN ({placeholders}) AND next_attempt_at <= %s ORDER BY id LIMIT %s"
-        f"{skip_locked}) RETURNING *"
+        f"{skip_locked}) "
+        f"UPDATE {table} SET state = %s, claimed_by = %s, claimed_at = %s, "
+        f"batch_reference = %s FROM picked WHERE {table}.id = picked.id RETURNING {returning}"
     )
     params = [
-        AttemptState.IN_FLIGHT.value,
-        token,
-        at,
-        batch_reference,
         transfer_id,
         *[str(s) for s in states],
         at,
         _batch_size(),
+        AttemptState.IN_FLIGHT.value,
+        token,
+        at,
+        batch_reference,
     ]
     attempts = list(TransferAttempt.objects.raw(sql, params))
     attempts.sort(key=lambda a: a.pk)
@@ -890,9 +896,9 @@ def _send_failed(
         outcome.retry_later(a, exc.message)
 
 
-# Written per group of rows that ended alike (one UPDATE each); grunnlagId differs per row and
-# goes in one UPDATE … FROM (VALUES …). Django's bulk_update builds a CASE per row and field,
-# which costs more than the Visma call itself at 200 rows.
+# Written per group of rows that ended alike (one UPDATE each, grunnlagId per row from a VALUES
+# list). Django's bulk_update builds a CASE per row and field, which costs more than the Visma
+# call itself at 200 rows.
 _GROUPED_FIELDS = (
     "state",
     "status_check_required",
@@ -915,29 +921,46 @@ _GROUPED_FIELDS = (
 
 def _write_attempts_outcome(rows: list[TransferAttempt], token: str) -> None:
     """Only rows this worker still holds are written: a row whose lease the sweeper took back is
-    left to the HentStatus path, which will find out the same thing from Visma."""
+    left to the HentStatus path, which will find out the same thing from Visma.
+
+    One UPDATE per group of rows that ended alike (nearly always one per call), carrying each
+    row's grunnlagId in a VALUES list, so every row is written once."""
     table = connection.ops.quote_name(TransferAttempt._meta.db_table)
-    ids = [(a.pk, a.grunnlag_id) for a in rows if a.grunnlag_id]
-    if ids:
-        values = ", ".join(["(%s, %s)"] * len(ids))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET grunnlag_id = v.column2 "  # noqa: S608 - fixed names
-                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 "
-                f"AND {table}.claimed_by = %s",
-                [*(x for pair in ids for x in pair), token],
-            )
-    groups: dict[tuple[Any, ...], tuple[TransferAttempt, list[int]]] = {}
+    groups: dict[tuple[Any, ...], tuple[TransferAttempt, list[TransferAttempt]]] = {}
     for a in rows:
         key = tuple(
             json.dumps(a.messages, sort_keys=True) if f == "messages" else getattr(a, f)
             for f in _GROUPED_FIELDS
         )
-        groups.setdefault(key, (a, []))[1].append(a.pk)
-    for sample, pks in groups.values():
-        TransferAttempt.objects.filter(pk__in=pks, claimed_by=token).update(
-            **{f: getattr(sample, f) for f in _GROUPED_FIELDS}
-        )
+        groups.setdefault(key, (a, []))[1].append(a)
+    with connection.cursor() as cursor:
+        for sample, members in groups.values():
+            sets = ", ".join(f"{column} = %s" for column, _field in _GROUPED_COLUMNS)
+            values = ", ".join(["(%s, %s)"] * len(members))
+            ids = ", ".join(["%s"] * len(members))
+            # `id IN (…)` as well as the join: the planner then looks the rows up by key
+            # instead of scanning the outbox to hash-join it with the VALUES list.
+            cursor.execute(
+                f"UPDATE {table} SET {sets}, grunnlag_id = v.column2 "  # noqa: S608 - fixed names
+                f"FROM (VALUES {values}) AS v WHERE {table}.id IN ({ids}) "
+                f"AND {table}.id = v.column1 AND {table}.claimed_by = %s",
+                [
+                    *(
+                        field.get_db_prep_save(getattr(sample, field.attname), connection)
+                        for _column, field in _GROUPED_COLUMNS
+                    ),
+                    *(x for a in members for x in (a.pk, a.grunnlag_id)),
+                    *(a.pk for a in members),
+                    token,
+                ],
+            )
+
+
+_GROUPED_COLUMNS: tuple[tuple[str, Any], ...] = tuple(
+    (f'"{field.column}"', field)  # quoted alike by PostgreSQL and SQLite
+    for field in (TransferAttempt._meta.get_field(name) for name in _GROUPED_FIELDS)
+    if isinstance(field, models.Field)
+)
 
 
 def _record(claim: _Claim, outcome: _Outcome) -> None:
