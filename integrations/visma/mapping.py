@@ -19,6 +19,7 @@ Decisions the contract leaves to us:
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from collections import defaultdict
@@ -26,6 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
 
 from invoices.models import DimensionDefinition, InvoiceBasis, InvoiceLine, Municipality, Service
 
@@ -53,6 +57,13 @@ class MappingContext:
     kb_slots: Mapping[int, str] = field(default_factory=dict)
     # service pk → (oppdragsgiver, vare, vat code, default dimensions)
     services: Mapping[int, tuple[str, str, str, Mapping[str, Any]]] = field(default_factory=dict)
+    # A month repeats the same texts and kontering overrides on thousands of lines: what they
+    # map to is worked out once per distinct value (per worker run, bounded) and shared.
+    _services: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
+    _texts: dict[Any, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _kontering: dict[Any, tuple[dict[int, str], tuple[str, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -123,15 +134,33 @@ _LINE_COLUMNS = (
 )
 
 
+def _fetch(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a `values_list` query. On PostgreSQL straight from the driver (Decimal and
+    text as the ORM would give them, JSON columns as their text, decoded once per distinct value
+    by `_line`): the ORM's per-row converters cost more than the mapping itself."""
+    if connection.vendor != "postgresql":
+        return list(qs)
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def load(basis_ids: Sequence[int], context: MappingContext) -> dict[int, SoapBasis | Rejected]:
     """Map the given bases (of one municipality); missing ids are simply absent from the result."""
-    rows = list(InvoiceBasis.objects.filter(pk__in=basis_ids).values_list(*_BASIS_COLUMNS))
+    rows = _fetch(InvoiceBasis.objects.filter(pk__in=basis_ids).values_list(*_BASIS_COLUMNS))
     credits_ids = {r[2] for r in rows if r[2]}
-    credit_refs = dict(
-        InvoiceBasis.objects.filter(pk__in=credits_ids).values_list("pk", "municipality__number")
+    credit_refs = (
+        dict(
+            InvoiceBasis.objects.filter(pk__in=credits_ids).values_list(
+                "pk", "municipality__number"
+            )
+        )
+        if credits_ids
+        else {}
     )
     lines: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for line in (
+    for line in _fetch(
         InvoiceLine.objects.filter(basis_id__in=basis_ids)
         .order_by("basis_id", "line_no")
         .values_list(*_LINE_COLUMNS)
@@ -230,27 +259,16 @@ def _line(
 ) -> tuple[SoapLine, str] | None:
     _, _, service_id, description, quantity, price, amount, texts, dimensions = line
     where = f"linje[{index}]"
-    service = context.services.get(service_id)
-    if service is None:
+    facts = context._services.get(service_id)
+    if facts is None:
+        facts = context._services[service_id] = _service_facts(context, service_id)
+    if facts is _UNKNOWN_SERVICE:
         problems.append(Melding("UKJENT_TJENESTE", "Tjenesten finnes ikke", f"{where}.varenr"))
         return None
-    oppdragsgiver, vare, vat_code, service_dims = service
-    oppdragsgiver = oppdragsgiver or context.default_oppdragsgiver
-    ok = True
-    if not _DIGITS[3].fullmatch(oppdragsgiver or ""):
-        problems.append(
-            Melding(
-                "MANGLER_OPPDRAGSGIVER",
-                "Tjenesten har ingen Visma-oppdragsgiver, og kommunen har ingen standard",
-                "oppdragsgiver",
-            )
-        )
-        ok = False
-    if not _DIGITS[4].fullmatch(vare or ""):
-        problems.append(
-            Melding("MANGLER_VARE", "Tjenesten mangler Visma-varenummer", f"{where}.varenr")
-        )
-        ok = False
+    oppdragsgiver, vare, mvakode, service_dims, missing = facts
+    ok = not missing
+    for kode, tekst, felt in missing:
+        problems.append(Melding(kode, tekst, f"{where}.varenr" if felt == "varenr" else felt))
     if not isinstance(quantity, Decimal):
         quantity = Decimal(quantity)
     if int((quantity * price).quantize(_ONE, rounding=ROUND_HALF_UP)) != amount:
@@ -258,24 +276,17 @@ def _line(
             Melding("BELOP_STEMMER_IKKE", "Beløpet er ikke antall × pris", f"{where}.belop")
         )
         ok = False
-    merged = {**(service_dims or {}), **(dimensions or {})}
-    kontering: dict[int, str] = {}
-    for slot, key in context.kb_slots.items():
-        value = merged.get(key)
-        if value in (None, ""):
-            continue
-        value = str(value)
-        if len(value) > KB_WIDTH:
-            problems.append(
-                Melding(
-                    "FOR_LANG_KONTERING",
-                    f"Konteringsverdien for {key} er lengre enn {KB_WIDTH} tegn",
-                    f"{where}.kontering",
-                )
+    kontering, too_long = _kontering(context, service_id, service_dims, dimensions)
+    for key in too_long:
+        problems.append(
+            Melding(
+                "FOR_LANG_KONTERING",
+                f"Konteringsverdien for {key} er lengre enn {KB_WIDTH} tegn",
+                f"{where}.kontering",
             )
-            ok = False
-        kontering[slot] = value
-    tekster = _texts(texts or ([description] if description else []))
+        )
+        ok = False
+    tekster = _line_texts(context, texts, description)
     if len(tekster) > MAX_TEXTS:
         problems.append(
             Melding("FOR_MANGE_TEKSTER", "Mer enn 99 tekstlinjer på linjen", f"{where}.tekst")
@@ -289,12 +300,83 @@ def _line(
             antall=quantity,
             pris=int(price),
             belop=int(amount),
-            mvakode=(vat_code or "")[:3],
+            mvakode=mvakode,
             kontering=kontering,
-            tekster=tuple(tekster),
+            tekster=tekster,
         ),
         oppdragsgiver,
     )
+
+
+_CACHE_LIMIT = 4096
+_UNKNOWN_SERVICE: Any = ()
+
+
+def _service_facts(context: MappingContext, service_id: int) -> Any:
+    """(oppdragsgiver, vare, mvakode, default dimensions, what is missing) of a service."""
+    service = context.services.get(service_id)
+    if service is None:
+        return _UNKNOWN_SERVICE
+    oppdragsgiver, vare, vat_code, service_dims = service
+    oppdragsgiver = oppdragsgiver or context.default_oppdragsgiver
+    missing = []
+    if not _DIGITS[3].fullmatch(oppdragsgiver or ""):
+        missing.append(
+            (
+                "MANGLER_OPPDRAGSGIVER",
+                "Tjenesten har ingen Visma-oppdragsgiver, og kommunen har ingen standard",
+                "oppdragsgiver",
+            )
+        )
+    if not _DIGITS[4].fullmatch(vare or ""):
+        missing.append(("MANGLER_VARE", "Tjenesten mangler Visma-varenummer", "varenr"))
+    return (oppdragsgiver, vare, (vat_code or "")[:3], service_dims, tuple(missing))
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _kontering(
+    context: MappingContext, service_id: int, service_dims: Mapping[str, Any], dimensions: Any
+) -> tuple[dict[int, str], tuple[str, ...]]:
+    """KB slot → value for a line, and the keys whose value is too long. The result is shared
+    between lines with the same service and override, so nobody may change it."""
+    key = (service_id, dimensions) if isinstance(dimensions, str | None) else None
+    known = context._kontering.get(key) if key is not None else None
+    if known is not None:
+        return known
+    merged = {**(service_dims or {}), **(_json(dimensions) or {})}
+    kontering: dict[int, str] = {}
+    too_long: list[str] = []
+    for slot, name in context.kb_slots.items():
+        value = merged.get(name)
+        if value in (None, ""):
+            continue
+        value = str(value)
+        if len(value) > KB_WIDTH:
+            too_long.append(name)
+        kontering[slot] = value
+    result = (kontering, tuple(too_long))
+    if key is not None:
+        if len(context._kontering) >= _CACHE_LIMIT:
+            context._kontering.clear()
+        context._kontering[key] = result
+    return result
+
+
+def _line_texts(context: MappingContext, texts: Any, description: str) -> tuple[str, ...]:
+    key = (texts, description) if isinstance(texts, str | None) else None
+    known = context._texts.get(key) if key is not None else None
+    if known is not None:
+        return known
+    decoded = _json(texts)
+    result = tuple(_texts(decoded or ([description] if description else [])))
+    if key is not None:
+        if len(context._texts) >= _CACHE_LIMIT:
+            context._texts.clear()
+        context._texts[key] = result
+    return result
 
 
 def _one_line(value: str | None) -> str:
