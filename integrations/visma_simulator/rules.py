@@ -5,12 +5,17 @@ need, and what "same content" means.
 numbers as numbers, a missing optional element equal to an empty one, `betform` missing = `BG`,
 `internfaktura` missing = false, kontering slots in any order. Most bases are stored once and never
 compared, so a basis keeps the bytes it was sent as and is only canonicalized when a referanse
-comes back with different bytes.
+comes back with different bytes. Those bytes are cut straight out of the request body (inside a
+wrapper that declares the namespaces in scope) instead of serializing each element again, which
+was a third of the simulator's time per call.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -56,7 +61,9 @@ def _hundredths(text: str) -> int:
     return int(text.strip().replace(".", ""))
 
 
-def parse_basis(element: etree._Element) -> ParsedBasis:
+def parse_basis(element: etree._Element, xml: bytes | None = None) -> ParsedBasis:
+    """The values of one `fakturagrunnlag`; `xml` is its text as sent (from `basis_texts`), or
+    None to serialize the element."""
     # The XSD fixes the order, and a linje always starts varenr, antall, pris, belop: index
     # access instead of searching keeps this cheap for 200 bases of many lines.
     lines: list[ParsedLine] = []
@@ -85,8 +92,76 @@ def parse_basis(element: etree._Element) -> ParsedBasis:
         kundenr=kundenr,
         lines=tuple(lines),
         belop=sum(line.belop for line in lines),
-        xml=etree.tostring(element, encoding="utf-8", with_tail=False),
+        xml=xml if xml is not None else etree.tostring(element, encoding="utf-8", with_tail=False),
     )
+
+
+_WRAPPER = "innhold"  # never in the target namespace, so never a fakturagrunnlag
+_UTF8 = frozenset({"utf-8", "utf8"})
+
+
+def basis_texts(
+    body: bytes, request: etree._Element, elements: Sequence[etree._Element]
+) -> list[bytes] | None:
+    """Each `fakturagrunnlag` as it appears in `body` (an XSD-valid request), wrapped in an
+    element declaring the namespaces in scope, so it parses on its own. None when the cut is
+    not certain (another encoding than UTF-8, differing prefixes, look-alike tags): the caller
+    then serializes the elements instead."""
+    if not elements:
+        return []
+    encoding = (request.getroottree().docinfo.encoding or "utf-8").lower()
+    prefix = elements[0].prefix
+    if encoding not in _UTF8 or any(e.prefix != prefix for e in elements):
+        return None
+    # A look-alike tag in a comment, CDATA or processing instruction adds a start or an end
+    # that is not an element, and the counts no longer match: that body is serialized instead.
+    # Comments and the like inside a basis are kept in its text; `canonical` ignores them.
+    name = ((f"{prefix}:" if prefix else "") + "fakturagrunnlag").encode()
+    starts = _find_all(body, b"<" + name, _AFTER_START)
+    ends = _find_all(body, b"</" + name, _AFTER_END)
+    if len(starts) != len(elements) or len(ends) != len(elements):
+        return None
+    bounds = list(zip(starts, ends, strict=True))
+    if any(s >= e for s, e in bounds) or any(
+        e > s_next for (_s, e), (s_next, _e) in itertools.pairwise(bounds)
+    ):
+        return None
+    declarations = " ".join(
+        (f"xmlns:{p}" if p else "xmlns") + f'="{_attribute(uri)}"'
+        for p, uri in sorted(request.nsmap.items(), key=lambda item: item[0] or "")
+    )
+    head = f"<{_WRAPPER} {declarations}>".encode()
+    tail = f"</{_WRAPPER}>".encode()
+    return [head + body[s:e] + tail for s, e in bounds]
+
+
+_AFTER_START = frozenset(b" \t\r\n>")
+_AFTER_END = frozenset(b" \t\r\n>")
+_END_TAG_TAIL = re.compile(rb"\s*>")
+
+
+def _find_all(body: bytes, marker: bytes, after: frozenset[int]) -> list[int]:
+    """Where `marker` starts a tag (start tags) or past its `>` (end tags). `bytes.find` rather
+    than a regex: the body is large and the markers are few."""
+    found: list[int] = []
+    closing = marker.startswith(b"</")
+    at = body.find(marker)
+    while at >= 0:
+        stop = at + len(marker)
+        if stop < len(body) and body[stop] in after:
+            if closing:
+                tail = _END_TAG_TAIL.match(body, stop)
+                if tail is None:
+                    return []
+                found.append(tail.end())
+            else:
+                found.append(at)
+        at = body.find(marker, stop)
+    return found
+
+
+def _attribute(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
 
 _LINJE = _F + "linje"
@@ -122,6 +197,8 @@ _NAME = {_F + n: n for n in (*_LINE_FIELDS, *_BASIS_FIELDS, *_KUNDE_FIELDS)}
 def canonical(xml: bytes) -> dict[str, Any]:
     """The basis's values as the contract compares them."""
     element = etree.fromstring(xml, secure_parser())
+    if element.tag == _WRAPPER:
+        element = element[0]
     kunde = dict.fromkeys(_KUNDE_FIELDS, "")
     lines: list[dict[str, Any]] = []
     data: dict[str, Any] = {

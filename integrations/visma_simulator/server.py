@@ -179,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             if content_type != "text/xml":
                 raise SoapFault("Client", "UGYLDIG_FORESPORSEL", "Content-Type må være text/xml")
             op, request = parse_request(body, self.headers.get("SOAPAction"))
-            reply = server.service.handle(op, request, user, dedup=faults.dedup)
+            reply = server.service.handle(op, request, user, dedup=faults.dedup, body=body)
         except SoapFault as fault:
             wait()
             self._fault(fault)

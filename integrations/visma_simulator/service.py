@@ -12,7 +12,7 @@ from integrations.visma.envelope import escape_text
 from invoices.identifiers import kid_mod10_check_digit, kid_mod11_check_digit
 
 from .config import Company, SimulatorConfig, User
-from .rules import check_basis, parse_basis
+from .rules import basis_texts, check_basis, parse_basis
 from .soap import (
     NAMESPACE,
     SOAP_ENV,
@@ -39,12 +39,21 @@ class FaktureringService:
         self.config = config
         self.store = store
 
-    def handle(self, operation: str, request: etree._Element, user: User, *, dedup: bool) -> bytes:
+    def handle(
+        self,
+        operation: str,
+        request: etree._Element,
+        user: User,
+        *,
+        dedup: bool,
+        body: bytes | None = None,
+    ) -> bytes:
+        """Answer one parsed, XSD-valid request; `body` is the request as received."""
         company = self._company(user, child_text(request, "selskap"))
         if operation == "Ping":
             return self.ping(company)
         if operation == "SendFakturagrunnlag":
-            return self.send(company, request, dedup=dedup)
+            return self.send(company, request, dedup=dedup, body=body)
         return self.hent_status(company, child_texts(request, "referanse"))
 
     def _company(self, user: User, selskap: str) -> Company:
@@ -64,11 +73,15 @@ class FaktureringService:
         out.add(out.root, "tidspunkt", now.isoformat())
         return out.tobytes()
 
-    def send(self, company: Company, request: etree._Element, *, dedup: bool) -> bytes:
+    def send(
+        self, company: Company, request: etree._Element, *, dedup: bool, body: bytes | None = None
+    ) -> bytes:
         testmodus = child_text(request, "testmodus").strip() in ("true", "1")
         checked = []
-        for element in request.iterchildren(_F + "fakturagrunnlag"):
-            basis = parse_basis(element)
+        elements = list(request.iterchildren(_F + "fakturagrunnlag"))
+        texts = basis_texts(body, request, elements) if body is not None else None
+        for index, element in enumerate(elements):
+            basis = parse_basis(element, texts[index] if texts is not None else None)
             messages = check_basis(company, basis, allow_synthetic=self.config.allow_synthetic_ids)
             checked.append((basis, messages))
         outcomes = self.store.send(company.selskap, checked, testmodus=testmodus, dedup=dedup)
