@@ -39,7 +39,7 @@ class InvalidIdentifier(ValueError):
         self.message = message
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _real_day(day: int, month: int, yy: int) -> bool:
     # The number no longer tells the century; a day is real if it exists in some century we use.
     for century in (1900, 2000):

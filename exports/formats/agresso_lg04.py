@@ -226,6 +226,14 @@ class _Planner:
         self.skipped: list[int] = []
         self._articles: dict[tuple[str, str], _Article] = {}
         self._facts = checks.Facts()
+        # Warning texts made once: a month can have tens of thousands of warnings, and each
+        # one is kept until the report is stored.
+        self._header_cut = f"Toppteksten er kuttet til {self.width['long_info1']} tegn"
+        self._description_cut = f"Linjeteksten er kuttet til {self.width['art_descr']} tegn"
+        self._transliterated = (
+            f"Tegn som {options.encoding} ikke har, er byttet ut i filen (for eksempel "
+            "č → c, ŋ → n)"
+        )
 
     def setting_errors(self) -> list[Finding]:
         return [
@@ -385,11 +393,7 @@ class _Planner:
         )
         translit = needs(basis.unit_name) or needs(payer.name)
         if len(header_text) > width["long_info1"]:
-            report.warning(
-                "header_text_cut",
-                f"Toppteksten er kuttet til {width['long_info1']} tegn",
-                "header_text",
-            )
+            report.warning("header_text_cut", self._header_cut, "header_text")
         recipient_name = ""
         if basis.recipient.identifier != payer.identifier:
             recipient_name = clean(basis.recipient.name)
@@ -407,7 +411,7 @@ class _Planner:
         items: list[_PlannedItem] = []
         facts = self._facts
         known_facts, known_dims, known_texts = facts.lines, facts.kb, facts.texts
-        codec_, text_width, descr_width = self.codec, width["short_info"], width["art_descr"]
+        codec_, text_width = self.codec, width["short_info"]
         for index, line in enumerate(basis.lines):
             # Lines are tuples: service code, description, quantity, price, amount,
             # oppdragsgiver, vare, article and VAT code are one slice, one cache key.
@@ -421,9 +425,7 @@ class _Planner:
             translit = translit or description_changed
             if cut:
                 report.warning(
-                    "description_cut",
-                    f"Linjeteksten er kuttet til {descr_width} tegn",
-                    f"lines[{index}].description",
+                    "description_cut", self._description_cut, f"lines[{index}].description"
                 )
             dimensions = line.dimensions
             # By identity: the selector hands lines with the same kontering one mapping.
@@ -459,11 +461,7 @@ class _Planner:
                 )
             )
         if translit:
-            report.warning(
-                "transliterated",
-                f"Tegn som {options.encoding} ikke har, er byttet ut i filen (for eksempel "
-                "č → c, ŋ → n)",
-            )
+            report.warning("transliterated", self._transliterated)
         return (header, items), report.errors
 
 

@@ -35,25 +35,15 @@ MONTHS = (
 
 
 def error(code: str, message: str, basis: Basis | None = None, field: str = "") -> Finding:
-    return Finding(
-        code=code,
-        message=message,
-        severity="error",
-        basis_pk=basis.pk if basis else None,
-        reference=basis.reference if basis else "",
-        field=field,
-    )
+    if basis is None:
+        return Finding(code, message, "error", None, "", field)
+    return Finding(code, message, "error", basis.pk, basis.reference, field)
 
 
 def warning(code: str, message: str, basis: Basis | None = None, field: str = "") -> Finding:
-    return Finding(
-        code=code,
-        message=message,
-        severity="warning",
-        basis_pk=basis.pk if basis else None,
-        reference=basis.reference if basis else "",
-        field=field,
-    )
+    if basis is None:
+        return Finding(code, message, "warning", None, "", field)
+    return Finding(code, message, "warning", basis.pk, basis.reference, field)
 
 
 class Report:
@@ -98,12 +88,13 @@ class Facts:
         return value
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def customer_id_problem(identifier: str, is_organisation: bool) -> str:
     """'' if the identifier is a valid national id / organisasjonsnummer, else why not.
 
     Synthetic test numbers pass: whether they are allowed is decided when bases are received.
-    Cached: an export validates before it writes, and payers recur month after month.
+    Cached for payers that recur close together (an organisation paying for many); kept small
+    so that memory does not grow with the month: checking an id costs a few microseconds.
     """
     try:
         if is_organisation:

@@ -178,6 +178,15 @@ class _Planner:
         self.running: dict[tuple[int, int, int], int] = {}
         self._mappings: dict[tuple[str, str, str], _Mapping] = {}
         self._facts = _Facts()
+        # Warning texts made once: a month can have tens of thousands of warnings, and each
+        # one is kept until the report is stored.
+        self._name_cut = f"Navnet er kuttet til {self.name_width} tegn i filen"
+        self._address_cut = f"Adresselinjen er kuttet til {self.address_width} tegn i filen"
+        self._case_cut = f"Kildereferansen er kuttet til {self.case_width} tegn i SAKSNR"
+        self._transliterated = (
+            f"Tegn som {options.encoding} ikke har, er byttet ut i filen (for eksempel "
+            "č → c, ŋ → n)"
+        )
         self.warnings: list[Finding] = []
         self.skipped: list[int] = []
 
@@ -333,16 +342,11 @@ class _Planner:
         )
         translit = needs(payer.name) or needs(payer.address1) or needs(address2_source)
         if len(name) > self.name_width:
-            report.warning(
-                "name_cut", f"Navnet er kuttet til {self.name_width} tegn i filen", "payer.name"
-            )
-        for label, value in (("address1", address1), ("address2", address2)):
-            if len(value) > self.address_width:
-                report.warning(
-                    "address_cut",
-                    f"Adresselinjen er kuttet til {self.address_width} tegn i filen",
-                    f"payer.{label}",
-                )
+            report.warning("name_cut", self._name_cut, "payer.name")
+        if len(address1) > self.address_width:
+            report.warning("address_cut", self._address_cut, "payer.address1")
+        if len(address2) > self.address_width:
+            report.warning("address_cut", self._address_cut, "payer.address2")
 
         your_ref = ""
         if self.extended:
@@ -352,11 +356,7 @@ class _Planner:
                 )
             case_no = clean(basis.source_reference)
             if len(case_no) > self.case_width:
-                report.warning(
-                    "source_reference_cut",
-                    f"Kildereferansen er kuttet til {self.case_width} tegn i SAKSNR",
-                    "source_reference",
-                )
+                report.warning("source_reference_cut", self._case_cut, "source_reference")
             recipient = basis.recipient
             if recipient.identifier != payer.identifier:
                 your_ref = clean(recipient.name)
@@ -439,11 +439,7 @@ class _Planner:
             planned.append((values, (customer_no, opp, vare, running), texts))
 
         if translit:
-            report.warning(
-                "transliterated",
-                f"Tegn som {self.options.encoding} ikke har, er byttet ut i filen (for eksempel "
-                "č → c, ŋ → n)",
-            )
+            report.warning("transliterated", self._transliterated)
         return planned, report.errors
 
 
