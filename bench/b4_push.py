@@ -132,7 +132,7 @@ def _b4(municipality: Municipality, ids: list[int], simulator: Any) -> Result:
     baseline_stored = simulator.stats(per_referanse=False)["stored_total"]
 
     simulator.reset()
-    product_s, counts = _push(municipality, ids)
+    product_s, counts, start_s = _push(municipality, ids)
     stats = simulator.stats(per_referanse=False)
     value, baseline = n / product_s, n / baseline_s
     ratio = value / baseline
@@ -150,6 +150,7 @@ def _b4(municipality: Municipality, ids: list[int], simulator: Any) -> Result:
             "product_seconds": product_s,
             "baseline_seconds": baseline_s,
             "outcomes": counts,
+            "start_seconds": start_s,
             "stored": stats["stored_total"],
             "baseline_stored": baseline_stored,
             "stored_more_than_once": len(stats["stored_more_than_once"]),
@@ -175,7 +176,9 @@ def _b4b(
     simulator.reset()
     simulator.set_faults(Faults(latency_ms=B4B_LATENCY_MS))
     try:
-        product_s, counts = _push(municipality, ids, period=period, timeout=max(600.0, floor * 20))
+        product_s, counts, start_s = _push(
+            municipality, ids, period=period, timeout=max(600.0, floor * 20)
+        )
     finally:
         simulator.set_faults(Faults())
     stats = simulator.stats(per_referanse=False)
@@ -194,6 +197,7 @@ def _b4b(
             "latency_ms": B4B_LATENCY_MS,
             "bases_per_second": n / product_s,
             "outcomes": counts,
+            "start_seconds": start_s,
             "stored": stats["stored_total"],
             "stored_more_than_once": len(stats["stored_more_than_once"]),
             "simulator_calls": stats["calls"],
@@ -213,8 +217,10 @@ def _push(
     *,
     period: str | None = None,
     timeout: float = 600.0,
-) -> tuple[float, dict[str, int]]:
-    """Send `ids` (or, with `period`, the whole month as *Send til Visma* does) and wait."""
+) -> tuple[float, dict[str, int], float]:
+    """Send `ids` (or, with `period`, the whole month as *Send til Visma* does) and wait.
+    Returns the time until the transfer is done, its outcomes, and how much of that time the
+    start (locking the bases, writing the outbox) took."""
     _reset(municipality, ids)
     actor = bench_user(Role.MERKANTIL)
     started = time.perf_counter()
@@ -222,6 +228,7 @@ def _push(
         transfer = services.transfer_start(municipality, period=period, actor=actor)
     else:
         transfer = services.transfer_start(municipality, basis_ids=ids, actor=actor)
+    start_seconds = time.perf_counter() - started
     deadline = started + timeout
     while True:
         status = Transfer.objects.values_list("status", flat=True).get(pk=transfer.pk)
@@ -235,7 +242,7 @@ def _push(
     counts = services.transfer_counts(transfer)
     if transfer.status != "done" or counts.get("sent", 0) + counts.get("rejected", 0) != len(ids):
         raise RuntimeError(f"transfer {transfer.pk} ended {transfer.status}: {counts}")
-    return elapsed, counts
+    return elapsed, counts, start_seconds
 
 
 def _warm_up(municipality: Municipality, ids: list[int], concurrency: int) -> None:
