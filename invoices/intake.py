@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model, Q
+from django.db.models import BooleanField, Model, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -237,7 +238,8 @@ def _intake(
     existing = {
         ref: (pk, status, digest)
         for ref, pk, status, digest in InvoiceBasis.objects.select_for_update()
-        .filter(municipality=municipality, source_reference__in=[b.source_reference for b in bases])
+        .filter(municipality=municipality)
+        .filter(_among(InvoiceBasis, "source_reference", [b.source_reference for b in bases]))
         .order_by("pk")
         .values_list("source_reference", "pk", "status", "content_hash")
     }
@@ -383,13 +385,13 @@ def _line_rows(
                 line.amount_ore,
                 line.service_from,
                 line.service_to,
-                dumps(line.texts),
-                dumps(line.dimensions),
+                dumps(line.texts) if line.texts else "[]",
+                dumps(line.dimensions) if line.dimensions else "{}",
             )
 
 
 def _columns(model: type[Model], attnames: Sequence[str]) -> list[str]:
-    by_attname = {f.attname: f.column for f in model._meta.concrete_fields}
+    by_attname = {f.attname: str(f.column) for f in model._meta.concrete_fields}
     return [by_attname[name] for name in attnames]
 
 
@@ -464,6 +466,18 @@ def _insert_returning_ids(
     _insert_rows(model, attnames, rows)
     found = lookup(keys)
     return [found[key] for key in keys]
+
+
+def _among(model: type[Model], field_name: str, values: list[str]) -> Q:
+    """`field IN values` for thousands of values. On PostgreSQL one array parameter
+    (`= ANY(%s)`): Django would otherwise prepare, and psycopg parse, one parameter per value."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{field_name}__in": values})
+    column = _columns(model, [field_name])[0]
+    table = connection.ops.quote_name(model._meta.db_table)
+    # Only model metadata goes into the SQL text; the values travel as one bound parameter.
+    sql = f"{table}.{connection.ops.quote_name(column)} = ANY(%s)"
+    return Q(RawSQL(sql, (values,), output_field=BooleanField()))  # noqa: S611
 
 
 def _basis_ids(municipality: Municipality, refs: list[str]) -> dict[str, int]:
@@ -592,7 +606,7 @@ def _known_parties(
     nids = [key[0] for key in keys if key[0]]
     orgs = [key[1] for key in keys if key[1]]
     rows = Party.objects.filter(municipality=municipality).filter(
-        Q(national_id__in=nids) | Q(national_id="", org_number__in=orgs)
+        _among(Party, "national_id", nids) | (Q(national_id="") & _among(Party, "org_number", orgs))
     )
     return {
         (nid, org): (pk, *values)

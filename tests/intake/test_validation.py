@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from invoices.models import BasisStatus, Municipality
 from invoices.validation import (
     Catalogue,
     Issue,
+    ServiceInfo,
     amount_for,
     content_hash,
     load_stored_originals,
@@ -394,3 +397,133 @@ def test_content_hash_normalizes(kommune_a: Municipality) -> None:
     assert digest(base) == digest(moved)
     changed = helpers.basis(lines=[helpers.line(quantity="5.00", texts=[], dimensions={})])
     assert digest(base) != digest(changed)
+
+
+# --- the fast path for valid lines ---------------------------------------------------------------
+
+_CATALOGUE = Catalogue(
+    services={
+        "PB": ServiceInfo(1, True, None, None),
+        "GML": ServiceInfo(2, False, None, None),
+        "UTG": ServiceInfo(3, True, None, datetime.date(2025, 12, 31)),
+    },
+    dimension_keys=frozenset({"ansvar", "prosjekt"}),
+    allow_synthetic=True,
+)
+_odd_strings = ["", "ok", "a\nb", "a\x00", "a\u2028b", "\ud800", "Čáđ"]
+FIELD_VALUES: dict[str, Any] = {
+    "service_code": st.sampled_from(["PB", "GML", "UTG", "NEI", "", 5, None, ["PB"]]),
+    "quantity": st.sampled_from(
+        [
+            "4",
+            "4.0",
+            "4.00",
+            "4.001",
+            "-4",
+            "-0",
+            "0",
+            "0.5",
+            "-0.5",
+            "1e3",
+            " 4",
+            "4,00",
+            "٤",
+            "12345678",
+            "1234567.99",
+            "-1234567.99",
+            4,
+            None,
+        ]
+    ),
+    "unit_price_ore": st.one_of(
+        st.sampled_from(
+            [-(10**8), -1, 0, 1, 21500, 10**8 - 1, 10**8, True, 21500.0, "21500", None]
+        ),
+        st.integers(min_value=-1000, max_value=1000),
+    ),
+    "description": st.sampled_from([*_odd_strings, "x" * 200, "x" * 201, None, 5]),
+    "service_from": st.sampled_from(
+        ["2026-10-01", "2026-11-01", "2026-02-30", "2026-1-1", "", None, 1]
+    ),
+    "service_to": st.sampled_from(["2026-10-31", "2026-09-30", "20261031", "", None, []]),
+    "texts": st.sampled_from(
+        [
+            [],
+            [""],
+            ["ok"],
+            ["x" * 50],
+            ["x" * 51],
+            ["ok", "x" * 51],
+            ["ok", 1],
+            ["x"] * 99,
+            ["x"] * 100,
+            None,
+            "tekst",
+            {},
+            *([s] for s in _odd_strings),
+        ]
+    ),
+    "dimensions": st.sampled_from(
+        [
+            {},
+            {"ansvar": "3100"},
+            {"art": "1"},
+            {"ansvar": ""},
+            {"ansvar": "x" * 25},
+            {"ansvar": "x" * 26},
+            {"ansvar": 5},
+            {"ansvar": None},
+            None,
+            [],
+            "ansvar",
+            *({"prosjekt": s} for s in _odd_strings),
+        ]
+    ),
+    "extra": st.just(1),
+}
+
+
+@hypothesis_settings(max_examples=1000, deadline=None)
+@given(
+    kind=st.sampled_from(["invoice", "invoice", "credit", "credit", "x"]),
+    fields=st.lists(st.sampled_from(sorted(FIELD_VALUES)), min_size=1, max_size=2),
+    amount_delta=st.sampled_from([0, 0, 0, 1, -1]),
+    data=st.data(),
+)
+def test_fast_path_accepts_only_what_the_full_check_accepts(
+    kind: str, fields: list[str], amount_delta: int, data: Any
+) -> None:
+    from invoices import validation
+
+    line = helpers.line(quantity="-4.00" if kind == "credit" else "4.00")
+    for name in fields:
+        line[name] = data.draw(FIELD_VALUES[name], label=name)
+    try:  # keep the amount right (or one øre off) for whatever quantity and price came out
+        hundredths = int(Decimal(line["quantity"]) * 100)
+        line["amount_ore"] = (
+            validation.amount_for(hundredths, line["unit_price_ore"]) + amount_delta
+        )
+    except Exception:
+        pass
+    memo = validation._Memo()
+    issues: list[Issue] = []
+    check = validation._Checker(0, "R", issues, memo)
+    period_range = validation.period_bounds("2026-10")
+    full = validation._validate_line(check, line, 0, kind, _CATALOGUE, period_range)
+    usable = memo.usable_services("2026-10", _CATALOGUE)
+    fast = validation._fast_line(line, 0, kind, usable, _CATALOGUE, memo)
+    if fast is not None:
+        assert issues == [] and full == fast, (line, issues)
+
+
+def test_fast_path_takes_the_common_line() -> None:
+    from invoices import validation
+
+    memo = validation._Memo()
+    line = helpers.line()
+    checker = validation._Checker(0, "R", [], memo)
+    validation._validate_line(
+        checker, line, 0, "invoice", _CATALOGUE, validation.period_bounds("2026-10")
+    )
+    usable = memo.usable_services("2026-10", _CATALOGUE)
+    assert validation._fast_line(line, 0, "invoice", usable, _CATALOGUE, memo) is not None
