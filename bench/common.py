@@ -47,5 +47,15 @@ def timed() -> Iterator[dict[str, float]]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
+    """Peak resident memory of this process itself, in MB.
+
+    Reads VmHWM: `ru_maxrss` of a forked child starts from its parent's peak, which would hide the
+    child's own figure."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
