@@ -23,8 +23,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Model, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +43,7 @@ from .validation import (
     Catalogue,
     Issue,
     PartyIn,
+    among,
     credited_references,
     echo,
     load_stored_originals,
@@ -239,7 +239,7 @@ def _intake(
         ref: (pk, status, digest)
         for ref, pk, status, digest in InvoiceBasis.objects.select_for_update()
         .filter(municipality=municipality)
-        .filter(_among(InvoiceBasis, "source_reference", [b.source_reference for b in bases]))
+        .filter(among("source_reference", [b.source_reference for b in bases]))
         .order_by("pk")
         .values_list("source_reference", "pk", "status", "content_hash")
     }
@@ -468,18 +468,6 @@ def _insert_returning_ids(
     return [found[key] for key in keys]
 
 
-def _among(model: type[Model], field_name: str, values: list[str]) -> Q:
-    """`field IN values` for thousands of values. On PostgreSQL one array parameter
-    (`= ANY(%s)`): Django would otherwise prepare, and psycopg parse, one parameter per value."""
-    if connection.vendor != "postgresql":
-        return Q(**{f"{field_name}__in": values})
-    column = _columns(model, [field_name])[0]
-    table = connection.ops.quote_name(model._meta.db_table)
-    # Only model metadata goes into the SQL text; the values travel as one bound parameter.
-    sql = f"{table}.{connection.ops.quote_name(column)} = ANY(%s)"
-    return Q(RawSQL(sql, (values,), output_field=BooleanField()))  # noqa: S611
-
-
 def _basis_ids(municipality: Municipality, refs: list[str]) -> dict[str, int]:
     return dict(
         InvoiceBasis.objects.filter(
@@ -606,7 +594,7 @@ def _known_parties(
     nids = [key[0] for key in keys if key[0]]
     orgs = [key[1] for key in keys if key[1]]
     rows = Party.objects.filter(municipality=municipality).filter(
-        _among(Party, "national_id", nids) | (Q(national_id="") & _among(Party, "org_number", orgs))
+        among("national_id", nids) | (Q(national_id="") & among("org_number", orgs))
     )
     return {
         (nid, org): (pk, *values)

@@ -33,6 +33,7 @@ from .validation import (
     Catalogue,
     LineIn,
     PartyIn,
+    among,
     content_hash,
     validate_stored,
 )
@@ -178,7 +179,9 @@ def invoice_basis_approve(
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         reports = validate_stored(
-            municipality, InvoiceBasis.objects.filter(pk__in=batch), catalogue=catalogue
+            municipality,
+            InvoiceBasis.objects.filter(among("id", batch)),
+            catalogue=catalogue,
         )
         good = []
         for pk in batch:
@@ -192,7 +195,7 @@ def invoice_basis_approve(
                 result.warnings += bool(report.warnings)
                 result.total_ore += report.total_ore
         if good:
-            InvoiceBasis.objects.filter(pk__in=good, status=BasisStatus.RECEIVED).update(
+            InvoiceBasis.objects.filter(among("id", good), status=BasisStatus.RECEIVED).update(
                 status=BasisStatus.APPROVED, approved_at=now, approved_by=user, updated_at=now
             )
             result.approved_ids.extend(good)
@@ -230,7 +233,7 @@ def invoice_basis_unapprove(
     )
     now = timezone.now()
     for chunk in _chunks(ids):
-        InvoiceBasis.objects.filter(pk__in=chunk, status=BasisStatus.APPROVED).update(
+        InvoiceBasis.objects.filter(among("id", chunk), status=BasisStatus.APPROVED).update(
             status=BasisStatus.RECEIVED, approved_at=None, approved_by=None, updated_at=now
         )
     if ids:

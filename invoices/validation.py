@@ -24,13 +24,15 @@ import calendar
 import datetime
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Count, F, Field, Lookup, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from .identifiers import InvalidIdentifier, validate_national_id, validate_org_number
@@ -1021,6 +1023,26 @@ def load_stored_originals(
     return {ref: StoredOriginal(pk, kind, nid, org) for ref, pk, kind, nid, org in rows}
 
 
+@Field.register_lookup
+class AnyOf(Lookup):
+    """`field = ANY(%s)` with the whole list as one array parameter (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+
+
+def among(field_name: str, values: Sequence[object]) -> Q:
+    """`field IN values` for thousands of values. On PostgreSQL one array parameter: Django would
+    otherwise prepare, and psycopg parse, one parameter per value."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field_name}__any_of": list(values)})
+    return Q(**{f"{field_name}__in": list(values)})
+
+
 # --- stored bases, before approval -------------------------------------------------------------
 
 
@@ -1063,10 +1085,8 @@ def validate_stored(
     """
     catalogue = catalogue or Catalogue.load(municipality)
     bases = bases.filter(municipality=municipality)
-    services_by_id = {info.id: (code, info) for code, info in catalogue.services.items()}
     reports: dict[int, BasisReport] = {}
     periods: dict[int, str] = {}
-    totals: dict[int, tuple[int, int]] = {}
     checked_ids: dict[str, Issue | None] = {}
 
     def id_issue(value: str) -> Issue | None:
@@ -1084,7 +1104,6 @@ def validate_stored(
         "status",
         "period",
         "total_ore",
-        "line_count",
         "payer__name",
         "payer__national_id",
         "payer__address1",
@@ -1098,7 +1117,6 @@ def validate_stored(
         status,
         period,
         total,
-        line_count,
         payer_name,
         payer_nid,
         address1,
@@ -1109,7 +1127,6 @@ def validate_stored(
         report = BasisReport(pk, ref, payer_name, total, status)
         reports[pk] = report
         periods[pk] = period
-        totals[pk] = (total, line_count)
 
         def add(code: str, message: str, field_name: str, severity: Severity = "error") -> None:
             report.issues.append(Issue(code, message, field_name, None, ref, severity, pk))  # noqa: B023
@@ -1132,73 +1149,81 @@ def validate_stored(
         if total == 0:
             add("zero_amount", _("Fakturagrunnlaget har sum 0 kr"), "", "warning")
 
-    sums: dict[int, tuple[int, int]] = {}
-    ranges: dict[str, tuple[datetime.date, datetime.date]] = {}
-    lines = (
-        InvoiceLine.objects.filter(basis__in=bases.values("pk"))
-        .order_by("basis_id", "line_no")
-        .values_list("basis_id", "line_no", "service_id", "amount_ore", "dimensions")
-    )
-    for basis_id, line_no, service_id, amount, dimensions in lines.iterator(chunk_size=10000):
-        if basis_id not in reports:
-            continue
+    if not reports:
+        return reports
+    lines = InvoiceLine.objects.filter(basis__in=bases.values("pk"))
+
+    def line_issue(basis_id: int, line_no: int, code: str, message: str, suffix: str) -> None:
         report = reports[basis_id]
-        total, count = sums.get(basis_id, (0, 0))
-        sums[basis_id] = (total + amount, count + 1)
-        path = f"lines[{line_no - 1}]."
-        code, info = services_by_id[service_id]
-        period = periods[basis_id]
-        if period not in ranges:
-            ranges[period] = period_bounds(period)
-        if not info.billable:
-            report.issues.append(
-                Issue(
-                    "service_not_billable",
-                    _("Tjenesten «%(code)s» er ikke fakturerbar") % {"code": code},
-                    f"{path}service_code",
-                    None,
-                    report.source_reference,
-                    "error",
-                    basis_id,
-                )
+        report.issues.append(
+            Issue(
+                code,
+                message,
+                f"lines[{line_no - 1}].{suffix}",
+                None,
+                report.source_reference,
+                "error",
+                basis_id,
             )
-        elif not info.valid_in(*ranges[period]):
-            report.issues.append(
-                Issue(
-                    "service_not_valid",
-                    _("Tjenesten «%(code)s» er ikke gyldig i perioden") % {"code": code},
-                    f"{path}service_code",
-                    None,
-                    report.source_reference,
-                    "error",
-                    basis_id,
-                )
-            )
+        )
+
+    # Only the lines that can be wrong are read: those of services that fail in their basis's
+    # period (usually none), and those that override dimensions.
+    for period in set(periods.values()):
+        first_day, last_day = period_bounds(period)
+        failing = {
+            info.id: (code, info)
+            for code, info in catalogue.services.items()
+            if not info.billable or not info.valid_in(first_day, last_day)
+        }
+        if not failing:
+            continue
+        rows_in_period = lines.filter(basis__period=period, service_id__in=list(failing))
+        for basis_id, line_no, service_id in rows_in_period.order_by(
+            "basis_id", "line_no"
+        ).values_list("basis_id", "line_no", "service_id"):
+            code, info = failing[service_id]
+            if not info.billable:
+                message = _("Tjenesten «%(code)s» er ikke fakturerbar") % {"code": code}
+                line_issue(basis_id, line_no, "service_not_billable", message, "service_code")
+            else:
+                message = _("Tjenesten «%(code)s» er ikke gyldig i perioden") % {"code": code}
+                line_issue(basis_id, line_no, "service_not_valid", message, "service_code")
+
+    overriding = lines.exclude(dimensions={}).order_by("basis_id", "line_no")
+    for basis_id, line_no, dimensions in overriding.values_list(
+        "basis_id", "line_no", "dimensions"
+    ).iterator(chunk_size=10000):
         for key in dimensions or {}:
             if key not in catalogue.dimension_keys:
-                report.issues.append(
-                    Issue(
-                        "unknown_dimension",
-                        _("Dimensjonen «%(key)s» er ikke lenger definert for kommunen")
-                        % {"key": key},
-                        f"{path}dimensions.{key}",
-                        None,
-                        report.source_reference,
-                        "error",
-                        basis_id,
-                    )
-                )
-    for pk, report in reports.items():
-        if sums.get(pk, (0, 0)) != totals[pk] or not 1 <= totals[pk][1] <= MAX_LINES:
-            report.issues.append(
-                Issue(
-                    "total_mismatch",
-                    _("Linjene stemmer ikke med lagret sum og antall linjer"),
-                    "",
-                    None,
-                    report.source_reference,
-                    "error",
-                    pk,
-                )
+                message = _("Dimensjonen «%(key)s» er ikke lenger definert for kommunen") % {
+                    "key": key
+                }
+                line_issue(basis_id, line_no, "unknown_dimension", message, f"dimensions.{key}")
+
+    # Stored totals against their lines, summed by the database; only disagreements come back.
+    disagreeing = (
+        bases.order_by()
+        .annotate(line_sum=Coalesce(Sum("lines__amount_ore"), 0), lines_counted=Count("lines"))
+        .filter(
+            ~Q(total_ore=F("line_sum"))
+            | ~Q(line_count=F("lines_counted"))
+            | Q(line_count__lt=1)
+            | Q(line_count__gt=MAX_LINES)
+        )
+        .values_list("pk", flat=True)
+    )
+    for pk in disagreeing:
+        report = reports[pk]
+        report.issues.append(
+            Issue(
+                "total_mismatch",
+                _("Linjene stemmer ikke med lagret sum og antall linjer"),
+                "",
+                None,
+                report.source_reference,
+                "error",
+                pk,
             )
+        )
     return reports
