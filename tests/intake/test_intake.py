@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -53,7 +54,7 @@ def test_valid_batch_is_stored_with_totals(kommune_a: Municipality) -> None:
     assert lines[0].texts == ["4 timer praktisk bistand"]
     assert lines[0].dimensions == {"ansvar": "3100"}
     assert str(lines[0].quantity) == "4.00"
-    assert lines[0].service_from.isoformat() == "2026-10-01"
+    assert lines[0].service_from == datetime.date(2026, 10, 1)
     assert len(two.content_hash) == 64
     assert two.received_at is not None and two.updated_at is not None
     assert two.recipient_id == two.payer_id
@@ -231,6 +232,7 @@ def test_credit_for_a_stored_invoice_and_update_of_a_credit(kommune_a: Municipal
     )
     assert result.updated == 1
     credit = InvoiceBasis.objects.get(source_reference="K-1")
+    assert credit.credits is not None
     assert (credit.total_ore, credit.credits.source_reference) == (-21500, "HT-1")
 
 
