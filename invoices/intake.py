@@ -268,6 +268,8 @@ def _intake(
                     basis.source_reference,
                 )
             )
+    if changed:
+        conflicts.extend(_credited_changes(changed))
     if conflicts:
         raise IntakeConflict(conflicts)
 
@@ -333,6 +335,30 @@ def _intake(
         updated_references=result.updated_references,
     )
     return result
+
+
+def _credited_changes(changed: list[tuple[BasisIn, int]]) -> list[Issue]:
+    """A received invoice that credit notes already point at keeps its payer and its kind: a
+    credit note always corrects an invoice of the same payer."""
+    credited = {
+        pk: (kind, nid, org)
+        for pk, kind, nid, org in InvoiceBasis.objects.filter(
+            among("id", [pk for _b, pk in changed]), credit_notes__isnull=False
+        )
+        .distinct()
+        .values_list("pk", "kind", "payer__national_id", "payer__org_number")
+    }
+    return [
+        Issue(
+            "has_credit_notes",
+            _("Grunnlaget har kreditnotaer og kan ikke få ny betaler eller type"),
+            "payer" if credited[pk][0] == basis.kind else "kind",
+            basis.index,
+            basis.source_reference,
+        )
+        for basis, pk in changed
+        if pk in credited and credited[pk] != (basis.kind, *basis.payer.key)
+    ]
 
 
 # --- bulk writing --------------------------------------------------------------------------------

@@ -310,3 +310,14 @@ def test_document_checks(kommune_a: Municipality, kommune_b: Municipality, setti
         "updated": 0,
         "unchanged": 0,
     }
+
+
+def test_an_invoice_with_credit_notes_keeps_its_payer(kommune_a: Municipality) -> None:
+    intake_bases(kommune_a, [helpers.basis("HT-1"), helpers.credit("K-1", "HT-1")])
+    other_payer = helpers.basis("HT-1", payer_obj=helpers.payer(factories.FNR_OTHER))
+    with pytest.raises(IntakeConflict) as caught:
+        intake_bases(kommune_a, [other_payer])
+    assert [(e.code, e.field) for e in caught.value.errors] == [("has_credit_notes", "payer")]
+    # other corrections of the received invoice are still fine
+    fewer = helpers.basis("HT-1", lines=[helpers.line(quantity="5.00")])
+    assert intake_bases(kommune_a, [fewer]).updated == 1
