@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -91,6 +92,12 @@ def _parse(body: bytes) -> tuple[Any, str]:
 @csrf_exempt
 @require_POST
 def invoice_bases(request: HttpRequest) -> JsonResponse:
+    # The contract's messages are Bokmål, whatever language the client's HTTP library asks for.
+    with translation.override("nb"):
+        return _invoice_bases(request)
+
+
+def _invoice_bases(request: HttpRequest) -> JsonResponse:
     token = _token(request)
     if token is None:
         return _plain(401, "unauthorized", _("Mangler eller ugyldig API-nøkkel"))

@@ -295,3 +295,11 @@ def test_error_body_shape(client: Client, token_a: str) -> None:
     assert set(body) == {"errors"}
     assert set(body["errors"][0]) == {"index", "source_reference", "field", "code", "message"}
     assert json.dumps(body)  # plain JSON all the way
+
+
+def test_messages_are_bokmal_whatever_the_client_asks_for(client: Client, token_a: str) -> None:
+    doc = helpers.document([helpers.basis(lines=[helpers.line(amount_ore=1)])])
+    response = post(client, doc, token_a, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response.json()["errors"][0]["message"].startswith("Beløpet skal være")
+    response = post(client, b"{", token_a, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.json()["detail"].startswith("Ugyldig JSON")
