@@ -92,7 +92,7 @@ def _parse(body: bytes) -> tuple[Any, str]:
 @csrf_exempt
 @require_POST
 def invoice_bases(request: HttpRequest) -> JsonResponse:
-    # The contract's messages are Bokmål, whatever language the client's HTTP library asks for.
+    # The contract's messages are Bokmål, whatever language a client's cookie or header asks for.
     with translation.override("nb"):
         return _invoice_bases(request)
 

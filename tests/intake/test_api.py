@@ -298,6 +298,7 @@ def test_error_body_shape(client: Client, token_a: str) -> None:
 
 
 def test_messages_are_bokmal_whatever_the_client_asks_for(client: Client, token_a: str) -> None:
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     doc = helpers.document([helpers.basis(lines=[helpers.line(amount_ore=1)])])
     response = post(client, doc, token_a, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
     assert response.json()["errors"][0]["message"].startswith("Beløpet skal være")
