@@ -221,19 +221,30 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
 def invoice_basis_unapprove(
     bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: User | None
 ) -> int:
-    """Withdraw approval (approved → received) for those not yet exported or sent."""
+    """Withdraw approval (→ received) for bases not yet exported or sent, so they can be corrected.
+
+    Also takes back a *failed* basis, but only one whose every real Visma attempt was rejected
+    (AVVIST: Visma stored nothing). A basis that failed for any other reason may have reached Visma
+    and is sent again from its transfer instead, where HentStatus is asked first."""
     queryset, municipality = _ids_and_municipality(bases)
     if municipality is None:
         return 0
-    ids = list(
-        queryset.select_for_update()
-        .filter(status=BasisStatus.APPROVED)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    locked = queryset.select_for_update()
+    approved = locked.filter(status=BasisStatus.APPROVED)
+    rejected_only = locked.filter(status=BasisStatus.FAILED).exclude(
+        pk__in=InvoiceBasis.objects.filter(
+            visma_attempts__is_test=False,
+        )
+        .exclude(visma_attempts__state="rejected")
+        .values("pk")
+    )
+    ids = sorted(
+        set(approved.values_list("pk", flat=True)) | set(rejected_only.values_list("pk", flat=True))
     )
     now = timezone.now()
+    withdrawable = (BasisStatus.APPROVED, BasisStatus.FAILED)
     for chunk in _chunks(ids):
-        InvoiceBasis.objects.filter(among("id", chunk), status=BasisStatus.APPROVED).update(
+        InvoiceBasis.objects.filter(among("id", chunk), status__in=withdrawable).update(
             status=BasisStatus.RECEIVED, approved_at=None, approved_by=None, updated_at=now
         )
     if ids:

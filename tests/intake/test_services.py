@@ -249,3 +249,29 @@ def test_api_tokens(kommune_a: Municipality, admin_a: Any) -> None:
     assert AuditEvent.objects.filter(action="api_token.revoke").count() == 1
     with pytest.raises(BasisActionError):
         api_token_create(kommune_a, " ", admin_a)
+
+
+def test_unapprove_takes_back_failed_bases_only_when_visma_rejected_them(
+    kommune_a: Municipality, merkantil_a: Any, services_a: Any
+) -> None:
+    from integrations.models import AttemptState, Transfer, TransferAttempt
+
+    rejected = factories.basis(kommune_a, status=BasisStatus.FAILED)
+    uncertain = factories.basis(kommune_a, status=BasisStatus.FAILED)
+    transfer = Transfer.objects.create(municipality=kommune_a, period="2026-10")
+    TransferAttempt.objects.create(
+        transfer=transfer, basis=rejected, reference=rejected.reference, state=AttemptState.REJECTED
+    )
+    # Gave up after transient errors: Visma may have it, so it must be sent again, not edited.
+    TransferAttempt.objects.create(
+        transfer=transfer,
+        basis=uncertain,
+        reference=uncertain.reference,
+        state=AttemptState.FAILED,
+        retryable=True,
+    )
+    assert invoice_basis_unapprove(InvoiceBasis.objects.all(), merkantil_a) == 1
+    rejected.refresh_from_db()
+    uncertain.refresh_from_db()
+    assert rejected.status == BasisStatus.RECEIVED
+    assert uncertain.status == BasisStatus.FAILED
