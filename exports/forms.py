@@ -12,6 +12,39 @@ from invoices.models import DimensionDefinition, Municipality
 
 from .models import DIM_SLOTS, KB_SLOTS, ExportFormat, ExportProfile
 
+# The profile page, section by section; the form edits exactly these fields.
+PROFILE_SECTIONS: list[tuple[Any, tuple[str, ...]]] = [
+    (
+        _("Generelt"),
+        ("transfer_route", "encoding", "line_ending", "include_zero_amount"),
+    ),
+    (
+        _("Visma Enterprise Fakturering"),
+        ("visma_layout", "quantity_decimals", "default_oppdragsgiver", "kb_slots"),
+    ),
+    (
+        _("Agresso / UBW (LG04 og CS15)"),
+        (
+            "agresso_layout",
+            "agresso_client",
+            "voucher_type",
+            "order_type",
+            "pay_method",
+            "responsible",
+            "responsible2",
+            "batch_prefix",
+            "order_id_start",
+            "order_id_end",
+            "customer_mode",
+            "dim_slots",
+            "dim_required",
+            "header_text_template",
+            "cs15_enabled",
+            "cs15_customer_group",
+        ),
+    ),
+]
+
 
 class SlotsWidget(forms.MultiWidget):
     # Rendered by the form renderer, which reads app template folders (exports/templates/).
@@ -64,32 +97,7 @@ class ExportProfileForm(forms.ModelForm):
 
     class Meta:
         model = ExportProfile
-        fields = [
-            "transfer_route",
-            "encoding",
-            "line_ending",
-            "include_zero_amount",
-            "visma_layout",
-            "quantity_decimals",
-            "default_oppdragsgiver",
-            "kb_slots",
-            "agresso_layout",
-            "agresso_client",
-            "voucher_type",
-            "order_type",
-            "pay_method",
-            "responsible",
-            "responsible2",
-            "batch_prefix",
-            "order_id_start",
-            "order_id_end",
-            "customer_mode",
-            "dim_slots",
-            "dim_required",
-            "header_text_template",
-            "cs15_enabled",
-            "cs15_customer_group",
-        ]
+        fields = [name for _title, names in PROFILE_SECTIONS for name in names]
 
     def __init__(self, *args: Any, municipality: Municipality, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -19,7 +19,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from invoices.access import (
@@ -33,7 +32,7 @@ from invoices.access import (
 )
 from invoices.models import BasisStatus, InvoiceBasis, Unit
 
-from .forms import ExportProfileForm, OverrideExportForm, StartExportForm
+from .forms import PROFILE_SECTIONS, ExportProfileForm, OverrideExportForm, StartExportForm
 from .models import Export, ExportFormat, ExportItem, ExportProfile, TransferRoute
 from .services import (
     ExportError,
@@ -288,42 +287,9 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 return redirect("exports:profile")
     else:
         form = ExportProfileForm(instance=profile, municipality=access.municipality)
-    sections = [(title, [form[name] for name in names]) for title, names in _PROFILE_SECTIONS]
+    sections = [(title, [form[name] for name in names]) for title, names in PROFILE_SECTIONS]
     return render(
         request,
         "exports/profile_form.html",
         {"form": form, "sections": sections, "profile": ExportProfile.objects.get(pk=profile.pk)},
     )
-
-
-_PROFILE_SECTIONS = [
-    (
-        _lazy("Generelt"),
-        ("transfer_route", "encoding", "line_ending", "include_zero_amount"),
-    ),
-    (
-        _lazy("Visma Enterprise Fakturering"),
-        ("visma_layout", "quantity_decimals", "default_oppdragsgiver", "kb_slots"),
-    ),
-    (
-        _lazy("Agresso / UBW (LG04 og CS15)"),
-        (
-            "agresso_layout",
-            "agresso_client",
-            "voucher_type",
-            "order_type",
-            "pay_method",
-            "responsible",
-            "responsible2",
-            "batch_prefix",
-            "order_id_start",
-            "order_id_end",
-            "customer_mode",
-            "dim_slots",
-            "dim_required",
-            "header_text_template",
-            "cs15_enabled",
-            "cs15_customer_group",
-        ),
-    ),
-]

@@ -9,10 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from exports.demo import seed_demo
-from exports.forms import ExportProfileForm
+from exports.forms import PROFILE_SECTIONS, ExportProfileForm
 from exports.models import Export, ExportProfile, ExportStatus
 from exports.services import ExportError, export_profile_get, export_profile_update
-from exports.views import _PROFILE_SECTIONS
 from invoices.models import AuditEvent, Municipality
 from tests import factories
 from tests.exports.helpers import DIMS, read_agresso, run_export
@@ -63,9 +62,13 @@ def test_defaults_are_a_valid_visma_profile(kommune_a: Municipality) -> None:
     assert profile.kb_slots == [""] * 10 and profile.dim_slots == [""] * 7
 
 
-def test_every_form_field_has_a_place_on_the_page() -> None:
-    placed = [name for _title, names in _PROFILE_SECTIONS for name in names]
-    assert sorted(placed) == sorted(ExportProfileForm.Meta.fields)
+def test_every_field_on_the_page_once_and_a_real_profile_field() -> None:
+    placed = [name for _title, names in PROFILE_SECTIONS for name in names]
+    assert len(placed) == len(set(placed))
+    model_fields = {f.name for f in ExportProfileForm.Meta.model._meta.get_fields()}
+    assert set(placed) <= model_fields
+    # What the system keeps to itself is never on the form.
+    assert "order_id_next" in model_fields and "order_id_next" not in placed
 
 
 def test_admin_saves_the_profile_and_the_change_is_audited(
