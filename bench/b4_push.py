@@ -47,7 +47,7 @@ from integrations.models import BasisVismaStatus, Transfer, TransferAttempt
 from integrations.visma.client import SERVICE_PATH, build_send_envelope, soap_action
 from integrations.visma.mapping import context_for, load
 from integrations.visma.types import SoapBasis
-from integrations.visma_simulator import Faults, start_simulator
+from integrations.visma_simulator import Faults, SimulatorHandle, start_simulator
 from invoices.models import BasisStatus, InvoiceBasis, Municipality, Role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ PASSWORD = "demo-visma-2026"  # the simulator's demo credentials
 
 def run(args: argparse.Namespace) -> list[Result]:
     require_postgres("B4")
-    broker = _bench_broker(require_redis("B4"))
+    broker = bench_broker(require_redis("B4"))
     concurrency = int(os.environ.get("BENCH_VISMA_CONCURRENCY", "4"))
     month = load_month(largest_size(args), args.seed)
     municipality = month.municipality
@@ -71,17 +71,14 @@ def run(args: argparse.Namespace) -> list[Result]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    ids = _mappable(municipality, ids)
+    ids = mappable(municipality, ids)
     saved = dict(InvoiceBasis.objects.filter(pk__in=ids).values_list("pk", "status"))
-    simulator = start_simulator(port=0, faults=Faults())
-    _point_at(municipality, simulator.url)
     log = Path(tempfile.gettempdir()) / "bench-b4-celery.log"
-    workers = _start_workers(broker, concurrency, log)
     results: list[Result] = []
     try:
-        with _enqueue_on(broker):
-            _reset(municipality, ids[:B4B_BASES])
-            _warm_up(municipality, ids[:BATCH], concurrency)
+        with push_rig(municipality, broker, concurrency, log) as simulator:
+            reset_to_approved(municipality, ids[:B4B_BASES])
+            warm_up(municipality, ids[:BATCH], concurrency)
             b4 = _b4(municipality, ids[:B4_BASES], simulator)
             results.append(b4)
             # The simulator's own work per call (the baseline's time per call): on a small machine
@@ -99,9 +96,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                 )
             )
     finally:
-        _stop(workers)
-        simulator.stop()
-        _restore(municipality, saved)
+        restore_statuses(municipality, saved)
     for r in results:
         r.extra.update({"size": month.size, "concurrency": concurrency, "worker_log": str(log)})
     return results
@@ -221,7 +216,7 @@ def _push(
     """Send `ids` (or, with `period`, the whole month as *Send til Visma* does) and wait.
     Returns the time until the transfer is done, its outcomes, and how much of that time the
     start (locking the bases, writing the outbox) took."""
-    _reset(municipality, ids)
+    reset_to_approved(municipality, ids)
     actor = bench_user(Role.MERKANTIL)
     started = time.perf_counter()
     if period:
@@ -245,7 +240,7 @@ def _push(
     return elapsed, counts, start_seconds
 
 
-def _warm_up(municipality: Municipality, ids: list[int], concurrency: int) -> None:
+def warm_up(municipality: Municipality, ids: list[int], concurrency: int) -> None:
     """Every worker process parses the WSDL and opens its connections once, before timing."""
     actor = bench_user(Role.SUPERBRUKER)
     transfers = [
@@ -277,7 +272,7 @@ def _bodies(municipality: Municipality, ids: list[int]) -> list[bytes]:
     return bodies
 
 
-def _mappable(municipality: Municipality, ids: list[int]) -> list[int]:
+def mappable(municipality: Municipality, ids: list[int]) -> list[int]:
     """The bases the product would put on the wire (not refused by its own checks)."""
     context = context_for(municipality)
     keep: list[int] = []
@@ -290,7 +285,27 @@ def _mappable(municipality: Municipality, ids: list[int]) -> list[int]:
 # --- set-up and clean-up --------------------------------------------------------------------------
 
 
-def _bench_broker(redis_url: str) -> str:
+@contextlib.contextmanager
+def push_rig(
+    municipality: Municipality, broker: str, concurrency: int, log: Path, *, name: str = "bench-b4"
+) -> Iterator[SimulatorHandle]:
+    """The simulator (no faults yet) with `municipality` pointed at it, and `concurrency` Celery
+    worker processes on `broker` that *Send* wakes, for the block; everything stops afterwards,
+    also on error. Yields the simulator."""
+    simulator = start_simulator(port=0, faults=Faults())
+    try:
+        _point_at(municipality, simulator.url)
+        workers = _start_workers(broker, concurrency, log, name=name)
+        try:
+            with _enqueue_on(broker):
+                yield simulator
+        finally:
+            stop_process(workers)
+    finally:
+        simulator.stop()
+
+
+def bench_broker(redis_url: str) -> str:
     """A Redis database of the benchmark's own (emptied first), for the workers and this process."""
     import redis
 
@@ -337,7 +352,9 @@ def _point_at(municipality: Municipality, url: str) -> None:
     )
 
 
-def _start_workers(broker: str, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_workers(
+    broker: str, concurrency: int, log: Path, *, name: str = "bench-b4"
+) -> subprocess.Popen[bytes]:
     env = subprocess_env(
         REDIS_URL=broker,
         DJANGO_ENV="development",
@@ -349,7 +366,7 @@ def _start_workers(broker: str, concurrency: int, log: Path) -> subprocess.Popen
     cmd = [
         sys.executable, "-m", "celery", "-A", "aidn_billing", "worker",
         "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "WARNING",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", "bench-b4@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h",
     ]  # fmt: skip
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -357,7 +374,8 @@ def _start_workers(broker: str, concurrency: int, log: Path) -> subprocess.Popen
         )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Terminate `proc` (its whole session if it does not go), and wait for it."""
     if proc.poll() is None:
         proc.terminate()
     try:
@@ -367,7 +385,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-def _reset(municipality: Municipality, ids: list[int]) -> None:
+def reset_to_approved(municipality: Municipality, ids: list[int]) -> None:
     """Back to *approved*, without the previous run's transfers (benchmark set-up only)."""
     transfers = Transfer.objects.filter(municipality=municipality)
     TransferAttempt.objects.filter(transfer__in=transfers).delete()
@@ -377,8 +395,8 @@ def _reset(municipality: Municipality, ids: list[int]) -> None:
         InvoiceBasis.objects.filter(pk__in=ids[i : i + 5000]).update(status=BasisStatus.APPROVED)
 
 
-def _restore(municipality: Municipality, saved: dict[int, str]) -> None:
-    _reset(municipality, [])
+def restore_statuses(municipality: Municipality, saved: dict[int, str]) -> None:
+    reset_to_approved(municipality, [])
     by_status: dict[str, list[int]] = {}
     for pk, status in saved.items():
         by_status.setdefault(status, []).append(pk)

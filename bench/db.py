@@ -33,7 +33,7 @@ from invoices.demo_data import (
     setup_demo_municipality,
     write_document,
 )
-from invoices.models import InvoiceBasis, Municipality, Role
+from invoices.models import InvoiceBasis, Membership, Municipality, Role
 
 # One period per size, far from any real month, so sizes never overwrite each other.
 BENCH_PERIODS = {"S": "2025-01", "M": "2025-02", "L": "2025-03", "XL": "2025-04"}
@@ -218,3 +218,26 @@ def largest_size(args: Any, default: str = "XL") -> str:
     if default in allowed:
         return default
     return max(allowed, key=SIZE_ORDER.index)
+
+
+def bench_users(count: int, role: Role = Role.MERKANTIL) -> list[tuple[str, str]]:
+    """`count` users of Demo kommune with `role`, as (username, password) for a real login.
+
+    They share one password hash: hashing is deliberately slow, and twenty of them would be
+    seconds of set-up for nothing."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    municipality = bench_municipality()
+    password = "bench-only-password"
+    hashed = make_password(password)
+    users = []
+    for i in range(1, count + 1):
+        user, _ = get_user_model().objects.update_or_create(
+            username=f"bench_{role.value}_{i:02d}", defaults={"password": hashed}
+        )
+        Membership.objects.update_or_create(
+            user=user, municipality=municipality, defaults={"role": role}
+        )
+        users.append((user.get_username(), password))
+    return users
