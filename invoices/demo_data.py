@@ -488,7 +488,8 @@ class _Month:
             self.long_texts_done = True
             lines[0]["texts"] = [*self._visit_log(98), LONGEST_TEXT]
         return {
-            "source_reference": f"{profile.prefix}-{self.period}-{i + 1:06d}",
+            # ≤ 16 characters, like most care systems' case numbers: fits Visma's SAKSNR uncut.
+            "source_reference": f"{profile.prefix}-{self.period.replace('-', '')}-{i + 1:05d}",
             "period": self.period,
             "unit": {"code": profile.unit, "name": _UNIT_NAMES[profile.unit]},
             "kind": "invoice",
@@ -593,7 +594,7 @@ class _Month:
             credit_line["dimensions"] = line["dimensions"]
         return {
             **{k: v for k, v in original.items() if k != "lines"},
-            "source_reference": f"KR-{self.period}-{i + 1:06d}",
+            "source_reference": f"KR-{self.period.replace('-', '')}-{i + 1:05d}",
             "kind": "credit",
             "credits": original["source_reference"],
             "lines": [credit_line],
