@@ -23,7 +23,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
+from .amounts import amount_for_quantity
 from .intake import intake_bases
 from .models import DimensionDefinition, Membership, Municipality, Role, Service, Unit
 
@@ -381,9 +382,7 @@ _TEXTS = {
 _PROJECTS = ("7001", "7002")  # Velferdsteknologi, Mat i hjemmet
 
 
-def _ore(quantity: Decimal, unit_price_ore: int) -> int:
-    """Whole øre, ties away from zero (spec: −50,255 → −50,26)."""
-    return int((quantity * unit_price_ore).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+_ore = amount_for_quantity
 
 
 def _month_bounds(period: str) -> tuple[datetime.date, datetime.date]:

@@ -35,6 +35,7 @@ from django.db.models import Count, F, Field, Lookup, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from .amounts import amount_for
 from .identifiers import InvalidIdentifier, validate_national_id, validate_org_number
 from .models import BasisKind, DimensionDefinition, InvoiceBasis, InvoiceLine, Municipality, Service
 
@@ -228,16 +229,6 @@ def period_bounds(period: str) -> tuple[datetime.date, datetime.date]:
         datetime.date(year, month, 1),
         datetime.date(year, month, calendar.monthrange(year, month)[1]),
     )
-
-
-def amount_for(hundredths: int, unit_price_ore: int) -> int:
-    """quantity × unit price in whole øre, ties away from zero (ROUND_HALF_UP): −50,255 → −50,26.
-
-    `hundredths` is the quantity × 100, so the product is in 1/100 øre and integer arithmetic
-    rounds exactly."""
-    product = hundredths * unit_price_ore
-    magnitude = (abs(product) + 50) // 100
-    return -magnitude if product < 0 else magnitude
 
 
 def echo(value: object, limit: int = MAX_REFERENCE) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from exports.formats.encoding import Codec, codec
 from exports.formats.types import Basis, Customer, Finding
+from invoices.amounts import amount_for
 from invoices.identifiers import (
     InvalidIdentifier,
     mask_national_id,
@@ -124,10 +125,8 @@ def hundredths(quantity: Decimal) -> int | None:
 
 
 def amount_matches(quantity_hundredths: int, unit_price_ore: int, amount_ore: int) -> bool:
-    """amount = quantity × unit price, rounded half away from zero (integer arithmetic)."""
-    product = quantity_hundredths * unit_price_ore  # hundredths of øre
-    rounded = (abs(product) + 50) // 100
-    return (rounded if product >= 0 else -rounded) == amount_ore
+    """amount = quantity × unit price, rounded half away from zero: the intake's own rule."""
+    return amount_for(quantity_hundredths, unit_price_ore) == amount_ore
 
 
 def text_lines(texts: Sequence[str], codec: Codec, width: int) -> tuple[Sequence[str], bool]:

@@ -25,12 +25,13 @@ import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
+from invoices.amounts import amount_for_quantity
 from invoices.models import DimensionDefinition, InvoiceBasis, InvoiceLine, Municipality, Service
 
 from .types import Melding, SoapBasis, SoapLine
@@ -45,7 +46,6 @@ KB_WIDTH = 12
 KB_SLOTS = 10
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (3, 4, 9, 11)}
-_ONE = Decimal("1")
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,7 @@ def _line(
         problems.append(Melding(kode, tekst, f"{where}.varenr" if felt == "varenr" else felt))
     if not isinstance(quantity, Decimal):
         quantity = Decimal(quantity)
-    if int((quantity * price).quantize(_ONE, rounding=ROUND_HALF_UP)) != amount:
+    if amount_for_quantity(quantity, price) != amount:
         problems.append(
             Melding("BELOP_STEMMER_IKKE", "Beløpet er ikke antall × pris", f"{where}.belop")
         )

@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from invoices.amounts import amount_for, amount_for_quantity
 from invoices.models import BasisStatus, Municipality
 from invoices.validation import (
     Catalogue,
     Issue,
     ServiceInfo,
-    amount_for,
     content_hash,
     load_stored_originals,
     validate_bases,
@@ -79,6 +79,20 @@ def test_amount_rounding_table(quantity: str, price: int, expected: int | None) 
 def test_amount_matches_decimal_round_half_up(hundredths: int, price: int) -> None:
     exact = (Decimal(hundredths) / 100 * price).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
     assert amount_for(hundredths, price) == int(exact)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "expected"), [r for r in ROUNDING if r[2] is not None]
+)
+def test_amount_for_a_decimal_quantity_is_the_same_rule(
+    quantity: str, price: int, expected: int
+) -> None:
+    assert amount_for_quantity(Decimal(quantity), price) == expected
+
+
+def test_amount_for_refuses_a_third_decimal() -> None:
+    with pytest.raises(ValueError):
+        amount_for_quantity(Decimal("1.005"), 100)
 
 
 def test_negative_half_ore_example_from_the_spec(kommune_a: Municipality) -> None:
@@ -500,9 +514,7 @@ def test_fast_path_accepts_only_what_the_full_check_accepts(
         line[name] = data.draw(FIELD_VALUES[name], label=name)
     try:  # keep the amount right (or one øre off) for whatever quantity and price came out
         hundredths = int(Decimal(line["quantity"]) * 100)
-        line["amount_ore"] = (
-            validation.amount_for(hundredths, line["unit_price_ore"]) + amount_delta
-        )
+        line["amount_ore"] = amount_for(hundredths, line["unit_price_ore"]) + amount_delta
     except Exception:
         pass
     memo = validation._Memo()
