@@ -37,9 +37,9 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES
+from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES, role_of
 from invoices.audit import audit
-from invoices.models import BasisStatus, InvoiceBasis, Membership, Municipality, Role, Unit
+from invoices.models import BasisStatus, InvoiceBasis, Municipality, Role, Unit
 
 from .formats import agresso_cs15, agresso_lg04, visma_file
 from .formats.types import Finding, FormatError, WriteSummary
@@ -118,17 +118,6 @@ class _Abort(Exception):
 # --- roles ---------------------------------------------------------------------------------------
 
 
-def _role_of(actor: Actor, municipality: Municipality) -> Role | None:
-    if actor is None or not actor.is_authenticated:
-        return None
-    role = (
-        Membership.objects.filter(user_id=actor.pk, municipality=municipality)
-        .values_list("role", flat=True)
-        .first()
-    )
-    return Role(role) if role else None
-
-
 # --- the profile ---------------------------------------------------------------------------------
 
 
@@ -145,7 +134,7 @@ def export_profile_update(
     profile: ExportProfile, *, values: Mapping[str, Any], actor: Actor
 ) -> ExportProfile:
     """Apply validated settings, keep the order-id series moving forward only, audit the change."""
-    if _role_of(actor, profile.municipality) != Role.SYSTEMADMINISTRATOR:
+    if role_of(actor, profile.municipality) != Role.SYSTEMADMINISTRATOR:
         raise ExportError(_("Bare systemadministrator kan endre eksportoppsettet."))
     allowed = {f.name for f in ExportProfile._meta.concrete_fields} - {
         "id",
@@ -228,7 +217,7 @@ def export_create(
     `override_reason` re-exports bases that were already exported: superbruker only, reason
     required, audited. A test file (`is_test`, superbruker only) locks nothing.
     """
-    role = _role_of(actor, municipality)
+    role = role_of(actor, municipality)
     if role not in BILLING_ROLES:
         raise ExportError(_("Du har ikke tilgang til å lage eksportfiler i denne kommunen."))
     if not isinstance(period, str) or not _PERIOD.fullmatch(period):

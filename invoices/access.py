@@ -64,6 +64,20 @@ def _resolve_access(request: HttpRequest) -> Access | None:
     return Access(municipality=chosen.municipality, role=Role(chosen.role))
 
 
+def role_of(
+    user: AbstractBaseUser | AnonymousUser | None, municipality: Municipality
+) -> Role | None:
+    """The user's role in a municipality, for services and commands that act without a request."""
+    if user is None or not user.is_authenticated:
+        return None
+    role = (
+        Membership.objects.filter(user_id=user.pk, municipality=municipality)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role else None
+
+
 def set_active_municipality(request: HttpRequest, municipality_id: int) -> None:
     if not memberships_for_user(request.user).filter(municipality_id=municipality_id).exists():
         raise Http404

@@ -13,8 +13,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from invoices.access import BILLING_ROLES
-from invoices.models import BasisStatus, InvoiceBasis, Membership, Municipality
+from invoices.access import BILLING_ROLES, role_of
+from invoices.models import BasisStatus, InvoiceBasis, Municipality
 from invoices.services import invoice_basis_approve
 from invoices.templatetags.money import kr
 
@@ -38,9 +38,7 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["user"]).first()
         if user is None:
             raise CommandError(f"Brukeren {options['user']} finnes ikke")
-        if not Membership.objects.filter(
-            user=user, municipality=municipality, role__in=list(BILLING_ROLES)
-        ).exists():
+        if role_of(user, municipality) not in BILLING_ROLES:
             raise CommandError(
                 f"{user} er ikke merkantil eller superbruker i {municipality} og kan ikke godkjenne"
             )
