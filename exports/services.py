@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES, role_of
 from invoices.audit import audit
+from invoices.bulk import insert_rows, update_by_key
 from invoices.models import BasisStatus, InvoiceBasis, Municipality, Role, Unit
 
 from .formats import agresso_cs15, agresso_lg04, visma_file
@@ -61,6 +62,15 @@ logger = logging.getLogger(__name__)
 
 LEASE = datetime.timedelta(minutes=10)
 CHUNK_SIZE = 1000
+# What an export records of each basis it covers (COPY on PostgreSQL: 20 000 rows per XL month).
+_ITEM_COLUMNS = (
+    "export_id",
+    "basis_id",
+    "total_ore",
+    "content_hash",
+    "basis_status",
+    "basis_approved_at",
+)
 # A month with a broken mapping can produce one error per line; the report keeps the first ones
 # and the counts.
 MAX_STORED_FINDINGS = 5000
@@ -670,16 +680,14 @@ class _Run:
         return findings
 
     def _record(self, chunk: Chunk) -> None:
-        ExportItem.objects.bulk_create(
-            ExportItem(
-                export_id=self.export.pk,
-                basis_id=s.pk,
-                total_ore=s.total_ore,
-                content_hash=s.content_hash,
-                basis_status=s.status,
-                basis_approved_at=s.approved_at,
-            )
-            for s in chunk.states
+        export_id = self.export.pk
+        insert_rows(
+            ExportItem,
+            _ITEM_COLUMNS,
+            (
+                (export_id, s.pk, s.total_ore, s.content_hash, s.status, s.approved_at)
+                for s in chunk.states
+            ),
         )
 
     def _selection_findings(self, selection: Selection, count: int) -> list[Finding]:
@@ -897,19 +905,15 @@ class _Run:
             )
         if not ok:
             raise _Abort(_("Ordrenumrene i filen stemmer ikke med den reserverte serien."))
-        pending: list[ExportItem] = []
-        for item in (
-            ExportItem.objects.filter(export=e)
-            .only("pk", "basis_id")
-            .iterator(chunk_size=self.chunk_size)
-        ):
-            item.order_id = order_ids.get(item.basis_id)
-            pending.append(item)
-            if len(pending) >= self.chunk_size:
-                ExportItem.objects.bulk_update(pending, ["order_id"])
-                pending = []
-        if pending:
-            ExportItem.objects.bulk_update(pending, ["order_id"])
+        recorded = update_by_key(
+            ExportItem,
+            key="basis_id",
+            value="order_id",
+            values=order_ids,
+            where={"export_id": e.pk},
+        )
+        if recorded != len(order_ids):
+            raise _Abort(_("Ordrenumrene i filen stemmer ikke med grunnlagene i eksporten."))
 
     def _write_customers(self) -> _Written:
         path = _tmp_dir() / f"{self.export.pk}-{self.token}-cs15.part"

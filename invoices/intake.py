@@ -12,12 +12,10 @@ row.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -28,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .audit import audit
+from .bulk import insert_rows
 from .models import (
     ApiToken,
     BasisKind,
@@ -319,7 +318,7 @@ def _intake(
         InvoiceLine.objects.filter(basis_id__in=[pk for _b, pk in changed]).delete()
         basis_ids.extend(changed)
     insert([b for b in new if b.kind == BasisKind.CREDIT])
-    _insert_rows(InvoiceLine, _LINE_COLUMNS, _line_rows(basis_ids, catalogue))
+    insert_rows(InvoiceLine, _LINE_COLUMNS, _line_rows(basis_ids, catalogue))
 
     result.created = len(new)
     result.updated = len(changed)
@@ -416,52 +415,6 @@ def _line_rows(
             )
 
 
-def _columns(model: type[Model], attnames: Sequence[str]) -> list[str]:
-    by_attname = {f.attname: str(f.column) for f in model._meta.concrete_fields}
-    return [by_attname[name] for name in attnames]
-
-
-def _insert_rows(
-    model: type[Model], attnames: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """Insert plain rows without building model instances: the cost that matters on intake.
-
-    PostgreSQL gets COPY; other databases a prepared multi-row insert. JSON columns must already
-    be JSON text. The rows go through the same constraints as any other write.
-    """
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in _columns(model, attnames))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The raw psycopg cursor bypasses Django's error translation; keep it, so that a
-            # concurrent insert surfaces as IntegrityError and the intake retries.
-            with (
-                connection.wrap_database_errors,
-                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-            ):
-                for values in rows:
-                    copy.write_row(values)
-            return
-        placeholders = ", ".join(["%s"] * len(attnames))
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-        cursor.executemany(sql, [_portable(values) for values in rows])
-
-
-def _portable(values: Sequence[Any]) -> tuple[Any, ...]:
-    """Values as Django itself adapts them for databases without COPY."""
-    ops = connection.ops
-    return tuple(
-        ops.adapt_datetimefield_value(v)
-        if isinstance(v, datetime.datetime)
-        else ops.adapt_datefield_value(v)
-        if isinstance(v, datetime.date)
-        else str(v)
-        if isinstance(v, Decimal)
-        else v
-        for v in values
-    )
-
-
 K = TypeVar("K", bound=Hashable)
 
 
@@ -487,9 +440,9 @@ def _insert_returning_ids(
                 [model._meta.db_table, model._meta.pk.column, len(rows)],
             )
             ids = [pk for (pk,) in cursor.fetchall()]
-        _insert_rows(model, ("id", *attnames), [(pk, *r) for pk, r in zip(ids, rows, strict=True)])
+        insert_rows(model, ("id", *attnames), [(pk, *r) for pk, r in zip(ids, rows, strict=True)])
         return ids
-    _insert_rows(model, attnames, rows)
+    insert_rows(model, attnames, rows)
     found = lookup(keys)
     return [found[key] for key in keys]
 
