@@ -20,6 +20,7 @@ from django.db.models import Count, QuerySet, Sum, TextField
 from django.db.models.functions import Cast
 
 from invoices.models import BasisStatus, InvoiceBasis, InvoiceLine, Municipality, Service
+from invoices.validation import among
 
 from .formats.types import Basis, Customer, Line
 
@@ -93,16 +94,18 @@ class Selection:
 
     def queryset(self) -> QuerySet[InvoiceBasis]:
         if self.export_id is not None:
-            return InvoiceBasis.objects.filter(
+            qs = InvoiceBasis.objects.filter(
                 municipality=self.municipality, export_items__export_id=self.export_id
             )
+            # With ids too: those of the recorded bases (e.g. the ones a check must look at).
+            return qs if self.basis_ids is None else qs.filter(among("pk", self.basis_ids))
         qs = InvoiceBasis.objects.filter(
             municipality=self.municipality, period=self.period, status__in=self.statuses
         )
         if self.unit_id is not None:
             qs = qs.filter(unit_id=self.unit_id)
         if self.basis_ids is not None:
-            qs = qs.filter(pk__in=list(self.basis_ids))
+            qs = qs.filter(among("pk", self.basis_ids))
         if not self.include_zero_amount:
             qs = qs.exclude(total_ore=0)
         return qs

@@ -14,7 +14,9 @@ from tests import factories
 
 
 def _export(m: Municipality) -> Export:
-    return Export.objects.create(municipality=m, format="agresso", layout="classic", period="2026-10")
+    return Export.objects.create(
+        municipality=m, format="agresso", layout="classic", period="2026-10"
+    )
 
 
 def _items(export: Export, bases: list[Any]) -> None:

@@ -23,6 +23,7 @@ import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, BinaryIO, Literal
 
 from exports.formats import checks
@@ -230,10 +231,7 @@ class _Planner:
         # one is kept until the report is stored.
         self._header_cut = f"Toppteksten er kuttet til {self.width['long_info1']} tegn"
         self._description_cut = f"Linjeteksten er kuttet til {self.width['art_descr']} tegn"
-        self._transliterated = (
-            f"Tegn som {options.encoding} ikke har, er byttet ut i filen (for eksempel "
-            "č → c, ŋ → n)"
-        )
+        self._transliterated = checks.transliterated_message(options.encoding)
 
     def setting_errors(self) -> list[Finding]:
         return [
@@ -382,17 +380,15 @@ class _Planner:
             report.error("invalid_period", "Ugyldig periode", "period")
             period = 0
         customer = self._customer(basis, report)
-        header_text = clean(
-            options.header_text_template.format(
-                unit_name=basis.unit_name,
-                unit_code=basis.unit_code,
-                period=basis.period,
-                period_name=checks.period_name(basis.period),
-                reference=basis.reference,
-            )
+        text = header_text(
+            options,
+            unit_name=basis.unit_name,
+            unit_code=basis.unit_code,
+            period=basis.period,
+            reference=basis.reference,
         )
         translit = needs(basis.unit_name) or needs(payer.name)
-        if len(header_text) > width["long_info1"]:
+        if len(text) > width["long_info1"]:
             report.warning("header_text_cut", self._header_cut, "header_text")
         recipient_name = ""
         if basis.recipient.identifier != payer.identifier:
@@ -404,7 +400,7 @@ class _Planner:
                 f"Referansen er lengre enn {width['ext_ord_ref']} tegn (ext_ord_ref)",
                 "reference",
             )
-        header = (period, header_text, recipient_name, basis.reference, *customer)
+        header = (period, text, recipient_name, basis.reference, *customer)
 
         if not basis.lines:
             report.error("no_lines", "Fakturagrunnlaget har ingen linjer", "lines")
@@ -466,19 +462,81 @@ class _Planner:
 
 
 def validate(bases: Iterable[Basis], options: AgressoOptions) -> list[Finding]:
-    """Every blocking error and warning the file would have, without writing anything.
+    """Every blocking error and warning the file would have, without writing anything: missing
+    settings, then the errors of every basis in order, then the warnings in order.
 
     Errors: missing article, missing customer number (apar_id mode) or invalid id (id_in_text
     mode), empty required dimension, values wider than their field, required settings missing.
     Warnings: transliterated characters, descriptions and header texts cut to width.
     """
+    return setting_errors(options) + checks.errors_then_warnings(validate_each(bases, options))
+
+
+def setting_errors(options: AgressoOptions) -> list[Finding]:
+    """Required settings left empty (client, voucher type, order type, batch id)."""
+    return _Planner(options).setting_errors()
+
+
+def validate_each(
+    bases: Iterable[Basis], options: AgressoOptions
+) -> Iterator[tuple[Basis, list[Finding], list[Finding]]]:
+    """(basis, errors, warnings) for each basis the file would hold, in order."""
     planner = _Planner(options)
-    findings = planner.setting_errors()
+    warnings = planner.warnings
     for basis in bases:
         planned = planner.plan(basis)
         if planned is not None:
-            findings.extend(planned[1])
-    return findings + planner.warnings
+            yield basis, planned[1], warnings[:]
+        warnings.clear()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The widths and limits the checks use, for a database pre-check that must agree with them
+    (`exports.prefilter`)."""
+
+    widths: Mapping[str, int]  # field name → width in the chosen layout
+    amount: int  # |amount| must stay below this
+    quantity: int  # |value_1| (quantity × 100) must stay below this
+    dims: tuple[tuple[int, str, int, bool], ...]  # (slot, dimension key, width, required)
+
+
+def limits(options: AgressoOptions) -> Limits:
+    planner = _Planner(options)
+    required = options.required_slots
+    return Limits(
+        MappingProxyType(dict(planner.width)),
+        planner.amount_limit,
+        planner.quantity_limit,
+        tuple(
+            (slot, key, width, slot in required)
+            for (slot, key), width in zip(planner.dims, planner.dim_widths, strict=True)
+        ),
+    )
+
+
+def service_problems(line: Line, options: AgressoOptions) -> bool:
+    """True if a line of this service (its article, VAT code and the kontering in
+    `line.dimensions`) gets an error whatever its amounts and description."""
+    planner = _Planner(options)
+    if planner._article(line) or len(line.vat_code) > planner.width["tax_code"]:
+        return True
+    return bool(planner._dimensions(line.dimensions)[1])
+
+
+def header_text(
+    options: AgressoOptions, *, unit_name: str, unit_code: str, period: str, reference: str
+) -> str:
+    """The order header's text (`long_info1`) as the file holds it, before it is cut to width."""
+    return codec(options.encoding).clean(
+        options.header_text_template.format(
+            unit_name=unit_name,
+            unit_code=unit_code,
+            period=period,
+            period_name=checks.period_name(period),
+            reference=reference,
+        )
+    )
 
 
 def write(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -45,6 +45,24 @@ def warning(code: str, message: str, basis: Basis | None = None, field: str = ""
     if basis is None:
         return Finding(code, message, "warning", None, "", field)
     return Finding(code, message, "warning", basis.pk, basis.reference, field)
+
+
+def transliterated_message(encoding: str) -> str:
+    """The warning a basis gets when the file shows other letters than the database holds."""
+    return f"Tegn som {encoding} ikke har, er byttet ut i filen (for eksempel č → c, ŋ → n)"
+
+
+def errors_then_warnings(
+    per_basis: Iterable[tuple[object, list[Finding], list[Finding]]],
+) -> list[Finding]:
+    """The findings of a whole file as `validate()` reports them: every error in basis order,
+    then every warning in basis order."""
+    errors: list[Finding] = []
+    warnings: list[Finding] = []
+    for _basis, basis_errors, basis_warnings in per_basis:
+        errors.extend(basis_errors)
+        warnings.extend(basis_warnings)
+    return errors + warnings
 
 
 class Report:

@@ -154,6 +154,38 @@ class Codec:
     def encode(self, text: str) -> bytes:
         return text.encode(self.encoding)
 
+    @functools.cached_property
+    def encodable(self) -> frozenset[str]:
+        """Every character the encoding holds (a text with any other needs transliteration)."""
+        held = set()
+        for byte in range(256):
+            try:
+                held.add(bytes([byte]).decode(self.encoding))
+            except UnicodeDecodeError:
+                continue
+        return frozenset(held)
+
+    @functools.cached_property
+    def unchanged(self) -> frozenset[str]:
+        """The characters `clean()` keeps as they are: printable and held by the encoding."""
+        return frozenset(ch for ch in self.encodable if self.fits(ch))
+
+    @functools.cached_property
+    def replacements(self) -> dict[str, str]:
+        """The usual characters `clean()` replaces, with what it puts instead: the explicit table
+        and Latin letters with accents from U+00A0 to U+024F, typographic punctuation from
+        U+2000 to U+206F. Only those replaced by printable, unchanged text, and no white space
+        (so `str.strip()` of a text made of these and unchanged characters strips spaces only)."""
+        candidates = {*_TABLE, *map(chr, range(0xA0, 0x250)), *map(chr, range(0x2000, 0x2070))}
+        found = {}
+        for ch in sorted(candidates):
+            if ch in self.unchanged or ch.isspace():
+                continue
+            replaced = self.clean(ch)
+            if replaced and not replaced.isspace() and set(replaced) <= self.unchanged:
+                found[ch] = replaced
+        return found
+
 
 @functools.cache
 def codec(encoding: str) -> Codec:

@@ -17,7 +17,7 @@ each field. Choices the vendor text leaves open:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, BinaryIO, Literal
@@ -42,6 +42,11 @@ KB_SLOTS = 10
 MAX_RUNNING_NO = 99
 MAX_TEXT_LINES = 99
 TEXT_WIDTH = 50
+KB_WIDTH = 12
+# Magnitudes GRUNNLAG, PRIS and BELØP hold (9 digits, 8 digits + sign, 10 digits + sign).
+QUANTITY_LIMIT = 1_000_000_000
+PRICE_LIMIT = 100_000_000
+AMOUNT_LIMIT = 10_000_000_000
 
 
 @dataclass(frozen=True)
@@ -183,10 +188,7 @@ class _Planner:
         self._name_cut = f"Navnet er kuttet til {self.name_width} tegn i filen"
         self._address_cut = f"Adresselinjen er kuttet til {self.address_width} tegn i filen"
         self._case_cut = f"Kildereferansen er kuttet til {self.case_width} tegn i SAKSNR"
-        self._transliterated = (
-            f"Tegn som {options.encoding} ikke har, er byttet ut i filen (for eksempel "
-            "č → c, ŋ → n)"
-        )
+        self._transliterated = checks.transliterated_message(options.encoding)
         self.warnings: list[Finding] = []
         self.skipped: list[int] = []
 
@@ -264,9 +266,9 @@ class _Planner:
                     )
                 )
             grunnlag //= 100
-        if grunnlag >= 1_000_000_000:
+        if grunnlag >= QUANTITY_LIMIT:
             found.append(("quantity_too_wide", "Antallet er for stort", "quantity"))
-        if not -100_000_000 < price < 100_000_000:
+        if not -PRICE_LIMIT < price < PRICE_LIMIT:
             found.append(
                 (
                     "price_too_wide",
@@ -274,7 +276,7 @@ class _Planner:
                     "unit_price_ore",
                 )
             )
-        if not -10_000_000_000 < amount < 10_000_000_000:
+        if not -AMOUNT_LIMIT < amount < AMOUNT_LIMIT:
             found.append(
                 (
                     "amount_too_wide",
@@ -297,7 +299,7 @@ class _Planner:
                 f"dimensions.{slot}",
             )
             for slot, value in zip(self.kb, kb_values, strict=True)
-            if len(value) > 12
+            if len(value) > KB_WIDTH
         )
         return kb_values, problems
 
@@ -444,19 +446,61 @@ class _Planner:
 
 
 def validate(bases: Iterable[Basis], options: VismaFileOptions) -> list[Finding]:
-    """Every blocking error and warning the file would have, without writing anything.
+    """Every blocking error and warning the file would have, without writing anything: the errors
+    of every basis in order, then the warnings in order.
 
     Errors: missing/invalid oppdragsgiver or vare, invalid customer id, missing postcode, amounts
     or quantities too wide, fractional quantity with whole units, more than 99 running numbers or
     text lines. Warnings: transliterated characters, names/addresses cut to width.
     """
+    return checks.errors_then_warnings(validate_each(bases, options))
+
+
+def validate_each(
+    bases: Iterable[Basis], options: VismaFileOptions
+) -> Iterator[tuple[Basis, list[Finding], list[Finding]]]:
+    """(basis, errors, warnings) for each basis the file would hold, in order.
+
+    Running numbers count across all the bases given, as in the file: a subset of a month can only
+    count fewer than the month, never more.
+    """
     planner = _Planner(options)
-    findings: list[Finding] = []
+    warnings = planner.warnings
     for basis in bases:
         planned = planner.plan(basis)
         if planned is not None:
-            findings.extend(planned[1])
-    return findings + planner.warnings
+            yield basis, planned[1], warnings[:]
+        warnings.clear()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The widths and limits the checks use, for a database pre-check that must agree with them
+    (`exports.prefilter`)."""
+
+    name: int
+    address: int
+    case_no: int  # SAKSNR
+    extended: bool
+    kb_keys: tuple[str, ...]  # dimension key of each filled KB slot, in order
+
+
+def limits(options: VismaFileOptions) -> Limits:
+    planner = _Planner(options)
+    return Limits(
+        planner.name_width, planner.address_width, planner.case_width, planner.extended, planner.kb
+    )
+
+
+def service_problems(line: Line, options: VismaFileOptions) -> bool:
+    """True if a line of this service (its mapping, VAT code and the kontering in
+    `line.dimensions`) gets an error whatever its amounts: the checks `plan()` caches per service.
+    """
+    planner = _Planner(options)
+    _opp, _vare, problems = planner._mapping(line)
+    if problems or (planner.extended and len(line.vat_code) > 3):
+        return True
+    return planner.extended and bool(planner._kb(line.dimensions)[1])
 
 
 def write(bases: Iterable[Basis], options: VismaFileOptions, out: BinaryIO) -> WriteSummary:
