@@ -386,7 +386,7 @@ ODD_CASES = {
     # Texts that are not strings and kontering that is not an object cannot come in through the
     # intake, and the format checks themselves do not take them; the query counts them as suspect.
 }
-PROFILES = [
+PROFILES: list[prefilter.Options] = [
     visma_file.VismaFileOptions(kb_slots=("ansvar", "tjeneste", "prosjekt")),
     visma_file.VismaFileOptions(layout="basic"),
     visma_file.VismaFileOptions(
