@@ -213,6 +213,7 @@ def _child(argv: list[str]) -> None:
 
     from exports.formats import agresso_lg04, visma_file
     from exports.models import ExportProfile
+    from exports.prefilter import validate_selection
     from exports.selectors import Selection, iter_bases
     from exports.services import HashingWriter, agresso_options, visma_options
     from invoices.models import BasisStatus, Municipality
@@ -235,8 +236,7 @@ def _child(argv: list[str]) -> None:
     for _ in range(REPEAT):
         started, cpu_started = time.perf_counter(), time.process_time()
         if opts.child == "validate":
-            module: Any = visma_file if opts.format == "visma" else agresso_lg04
-            findings = module.validate(iter_bases(selection), options)
+            findings = validate_selection(selection, options)
             report["errors"] = sum(1 for f in findings if f.severity == "error")
             report["warnings"] = len(findings) - report["errors"]
         else:

@@ -1,9 +1,10 @@
 """B2: validate the XL month (every blocking check of both formats) against the COPY baseline.
 
-Measured, in a fresh process per format like B1: `exports.selectors` reading the month chunk by
-chunk and the format's `validate()` running every check an export runs before it writes (ids,
-mapping, widths, amounts, running numbers, required dimensions). Baseline: the same
-`COPY (SELECT …) TO STDOUT` as B1. Target (spec/benchmarks.md): ≤ 2× baseline.
+Measured, in a fresh process per format like B1: `exports.prefilter.validate_selection`, the
+validation an export runs before it writes (every blocking check and warning of the format: ids,
+mapping, widths, amounts, running numbers, required dimensions). On PostgreSQL one query finds
+the bases that can have a finding and only those are read into the format checks. Baseline: the
+same `COPY (SELECT …) TO STDOUT` as B1. Target (spec/benchmarks.md): ≤ 2× baseline.
 """
 
 from __future__ import annotations

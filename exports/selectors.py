@@ -16,8 +16,8 @@ from types import MappingProxyType
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum, TextField
-from django.db.models.functions import Cast
+from django.db.models import F, QuerySet, Sum, TextField
+from django.db.models.functions import Cast, Coalesce
 
 from invoices.models import BasisStatus, InvoiceBasis, InvoiceLine, Municipality, Service
 from invoices.validation import among
@@ -34,10 +34,6 @@ _BASIS_COLUMNS = (
     "period",
     "kind",
     "credits_id",
-    "total_ore",
-    "content_hash",
-    "status",
-    "approved_at",
     "unit__code",
     "unit__name",
     *(f"payer__{f}" for f in ("national_id", "org_number", "name", "address1", "address2")),
@@ -112,28 +108,19 @@ class Selection:
 
 
 @dataclass(frozen=True)
-class BasisState:
-    """What the export records about each basis, to detect a change before it locks them."""
-
-    pk: int
-    total_ore: int
-    content_hash: str
-    status: str
-    approved_at: Any
-
-
-@dataclass(frozen=True)
 class Chunk:
     bases: list[Basis]
-    states: list[BasisState]
-    # Lines whose sum differs from the basis's stored total: never written as they are.
-    mismatched: list[int]
 
 
-def selection_totals(selection: Selection) -> dict[str, int]:
-    """How many bases the selection holds and their sum, for the button and the export record."""
-    row = selection.queryset().aggregate(count=Count("pk"), total=Sum("total_ore"))
-    return {"count": row["count"] or 0, "total_ore": row["total"] or 0}
+def mismatched_totals(selection: Selection) -> list[int]:
+    """The bases whose lines do not add up to their stored total, summed by the database."""
+    return list(
+        selection.queryset()
+        .order_by("pk")
+        .annotate(line_sum=Coalesce(Sum("lines__amount_ore"), 0))
+        .exclude(total_ore=F("line_sum"))
+        .values_list("pk", flat=True)
+    )
 
 
 _ServiceRow = tuple[str, str, str, str, str, Mapping[str, str]]
@@ -344,36 +331,32 @@ class _ChunkReader:
     def _bases(self, rows: list[tuple[Any, ...]], lines: dict[int, list[Line]]) -> Chunk:
         number = self.number
         bases: list[Basis] = []
-        states: list[BasisState] = []
-        mismatched: list[int] = []
         customers: dict[int, Customer] = {}
         for r in rows:
             pk, payer_id, recipient_id, source_ref, period, kind, credits_id = r[:7]
-            total, content_hash, status, approved_at, unit_code, unit_name = r[7:13]
+            unit_code, unit_name = r[7:9]
             payer = customers.get(payer_id)
             if payer is None:
-                payer = customers[payer_id] = _customer(r, 13)
+                payer = customers[payer_id] = _customer(r, 9)
             recipient = customers.get(recipient_id)
             if recipient is None:
-                recipient = customers[recipient_id] = _customer(r, 21)
-            basis = Basis(
-                pk=pk,
-                reference=f"{number}-{pk:09d}",
-                source_reference=source_ref,
-                period=period,
-                kind=kind,
-                payer=payer,
-                recipient=recipient,
-                unit_code=unit_code,
-                unit_name=unit_name,
-                lines=tuple(lines[pk]),
-                credits_reference=f"{number}-{credits_id:09d}" if credits_id else "",
+                recipient = customers[recipient_id] = _customer(r, 17)
+            bases.append(
+                Basis(
+                    pk=pk,
+                    reference=f"{number}-{pk:09d}",
+                    source_reference=source_ref,
+                    period=period,
+                    kind=kind,
+                    payer=payer,
+                    recipient=recipient,
+                    unit_code=unit_code,
+                    unit_name=unit_name,
+                    lines=tuple(lines[pk]),
+                    credits_reference=f"{number}-{credits_id:09d}" if credits_id else "",
+                )
             )
-            if basis.total_ore != total:
-                mismatched.append(pk)
-            bases.append(basis)
-            states.append(BasisState(pk, total, content_hash, status, approved_at))
-        return Chunk(bases, states, mismatched)
+        return Chunk(bases)
 
 
 def iter_chunks(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:
@@ -392,7 +375,7 @@ def iter_chunks(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Ite
         yield chunk
         if rows < chunk_size:
             return
-        last_pk = chunk.states[-1].pk
+        last_pk = chunk.bases[-1].pk
 
 
 def iter_bases(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Basis]:

@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES, role_of
 from invoices.audit import audit
-from invoices.bulk import insert_rows, update_by_key
+from invoices.bulk import insert_from, update_by_key
 from invoices.models import BasisStatus, InvoiceBasis, Municipality, Role, Unit
 
 from .formats import agresso_cs15, agresso_lg04, visma_file
@@ -56,13 +56,14 @@ from .models import (
     LineEnding,
     export_upload_to,
 )
-from .selectors import Chunk, Selection, iter_bases, iter_chunks, selection_totals
+from .prefilter import validate_selection
+from .selectors import Selection, iter_bases, iter_chunks, mismatched_totals
 
 logger = logging.getLogger(__name__)
 
 LEASE = datetime.timedelta(minutes=10)
 CHUNK_SIZE = 1000
-# What an export records of each basis it covers (COPY on PostgreSQL: 20 000 rows per XL month).
+# What an export records of each basis it covers, and where each value comes from.
 _ITEM_COLUMNS = (
     "export_id",
     "basis_id",
@@ -71,6 +72,7 @@ _ITEM_COLUMNS = (
     "basis_status",
     "basis_approved_at",
 )
+_ITEM_SOURCES = ("pk", "total_ore", "content_hash", "status", "approved_at")
 # A month with a broken mapping can produce one error per line; the report keeps the first ones
 # and the counts.
 MAX_STORED_FINDINGS = 5000
@@ -625,9 +627,17 @@ class _Run:
 
     def _validate(self) -> list[Finding]:
         selection = self._selection()
-        totals = selection_totals(selection)
-        self._heartbeat(progress_total=totals["count"], progress_done=0)
-        findings = self._selection_findings(selection, totals["count"])
+        # The set is recorded first, with the state each basis is in now; what is checked and
+        # then written is exactly that set (`_recorded()`), and the commit refuses any basis
+        # that changed since.
+        count = insert_from(
+            ExportItem,
+            _ITEM_COLUMNS,
+            [self.export.pk],
+            selection.queryset().values_list(*_ITEM_SOURCES),
+        )
+        self._heartbeat(progress_total=count, progress_done=0)
+        findings = self._selection_findings(selection, count)
 
         try:
             options: Any = self._visma_options() if self.is_visma else self._agresso_options()
@@ -641,27 +651,22 @@ class _Run:
                 ),
             ]
 
-        mismatched: list[int] = []
-        done = 0
-
-        def recorded_bases() -> Iterator[Any]:
-            nonlocal done
-            for chunk in iter_chunks(selection, chunk_size=self.chunk_size):
-                self._record(chunk)
-                mismatched.extend(chunk.mismatched)
-                if not self.is_visma:
-                    self.orders_needed += agresso_lg04.orders_needed(chunk.bases, options)
-                yield from chunk.bases
-                done += len(chunk.bases)
-                self._heartbeat(progress_done=done)
-
-        stream = recorded_bases()
-        module: Any = visma_file if self.is_visma else agresso_lg04
-        findings.extend(module.validate(stream, options))
-        for _rest in stream:  # the set must be recorded in full even if validate stopped early
-            pass
-
-        for pk in mismatched:
+        recorded = self._recorded()
+        findings.extend(
+            validate_selection(
+                recorded,
+                options,
+                chunk_size=self.chunk_size,
+                progress=lambda done: self._heartbeat(progress_done=done),
+            )
+        )
+        if not self.is_visma:
+            self.orders_needed = (
+                count
+                if options.include_zero_amount
+                else recorded.queryset().exclude(total_ore=0).count()
+            )
+        for pk in mismatched_totals(recorded):
             findings.append(
                 Finding(
                     code="total_mismatch",
@@ -670,25 +675,14 @@ class _Run:
                     reference=f"{self.municipality.number}-{pk:09d}",
                 )
             )
-        if self._wants_customers() and done:
+        if self._wants_customers() and count:
             findings.extend(
                 agresso_cs15.validate_customers(
-                    agresso_cs15.distinct_payers(iter_bases(self._recorded())),
+                    agresso_cs15.distinct_payers(iter_bases(recorded)),
                     self._customer_options(),
                 )
             )
         return findings
-
-    def _record(self, chunk: Chunk) -> None:
-        export_id = self.export.pk
-        insert_rows(
-            ExportItem,
-            _ITEM_COLUMNS,
-            (
-                (export_id, s.pk, s.total_ore, s.content_hash, s.status, s.approved_at)
-                for s in chunk.states
-            ),
-        )
 
     def _selection_findings(self, selection: Selection, count: int) -> list[Finding]:
         e = self.export

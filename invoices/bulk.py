@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 
 # Rows per UPDATE on databases without array parameters: two parameters a row, well under
 # SQLite's limit of 32 766.
@@ -50,6 +50,24 @@ def insert_rows(model: type[Model], attnames: Sequence[str], rows: Iterable[Sequ
         placeholders = ", ".join(["%s"] * len(attnames))
         sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
         cursor.executemany(sql, [portable(values) for values in rows])
+
+
+def insert_from(
+    model: type[Model], attnames: Sequence[str], constants: Sequence[Any], rows: QuerySet[Any]
+) -> int:
+    """`INSERT … SELECT`: one row per row of `rows` (a `values_list` query), each preceded by
+    `constants`, into the attributes `attnames`; how many rows were inserted. The rows never
+    leave the database."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns(model, attnames))
+    sql, params = rows.query.sql_with_params()
+    leading = ", ".join(["%s"] * len(constants))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {leading}, s.* FROM ({sql}) AS s",  # noqa: S608
+            [*constants, *params],
+        )
+        return int(cursor.rowcount)
 
 
 def portable(values: Sequence[Any]) -> tuple[Any, ...]:
