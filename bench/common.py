@@ -24,6 +24,7 @@ class Result:
     passed: bool
     unit: str = "s"
     extra: dict[str, Any] = field(default_factory=dict)
+    note: str = ""  # printed under the line: what the figure is bounded by, if that matters
 
     def line(self) -> str:
         verdict = "pass" if self.passed else "short"

@@ -112,6 +112,8 @@ def run_one(module_name: str, args: argparse.Namespace, report: dict[str, Any]) 
         return
     for result in results:
         print(result.line(), flush=True)
+        if result.note:
+            print(f"    {result.note}", flush=True)
         report["results"].append(result.as_dict())
 
 
