@@ -34,12 +34,12 @@ from typing import Any
 
 from django.db import connection
 
-from invoices.models import Service, Unit
+from invoices.models import Unit
 
 from .formats import agresso_lg04, checks, visma_file
 from .formats.encoding import Codec, codec
 from .formats.types import Basis, Finding, Line
-from .selectors import Selection, iter_chunks
+from .selectors import Selection, iter_chunks, service_catalogue
 
 Options = visma_file.VismaFileOptions | agresso_lg04.AgressoOptions
 PerBasis = tuple[Basis, list[Finding], list[Finding]]
@@ -384,30 +384,18 @@ _RUNNING_NUMBERS = """
 
 
 def _bad_services(selection: Selection, options: Options) -> list[int]:
+    """The services whose lines get an error from their mapping alone (the format says which)."""
     module: Any = visma_file if isinstance(options, visma_file.VismaFileOptions) else agresso_lg04
-    bad = []
-    for pk, code, opp, vare, article, vat, dims in Service.objects.filter(
-        municipality=selection.municipality
-    ).values_list(
-        "pk",
-        "code",
-        "visma_oppdragsgiver",
-        "visma_vare",
-        "agresso_article",
-        "vat_code",
-        "default_dimensions",
-    ):
-        defaults = {
-            str(k): v if type(v) is str else str(v)
-            for k, v in (dims or {}).items()
-            if v is not None and v != ""
-        }
-        line = Line(
-            0, code, "", Decimal(0), 0, 0, opp, vare, article, vat, None, None, (), defaults
+    return [
+        pk
+        for pk, (code, opp, vare, article, vat, dims) in service_catalogue(
+            selection.municipality
+        ).items()
+        if module.service_problems(
+            Line(0, code, "", Decimal(0), 0, 0, opp, vare, article, vat, texts=(), dimensions=dims),
+            options,
         )
-        if module.service_problems(line, options):
-            bad.append(pk)
-    return bad
+    ]
 
 
 def _bad_units(selection: Selection, options: agresso_lg04.AgressoOptions) -> list[int]:

@@ -126,7 +126,9 @@ def mismatched_totals(selection: Selection) -> list[int]:
 _ServiceRow = tuple[str, str, str, str, str, Mapping[str, str]]
 
 
-def _service_map(municipality: Municipality) -> dict[int, _ServiceRow]:
+def service_catalogue(municipality: Municipality) -> dict[int, _ServiceRow]:
+    """Per service id: code, Visma oppdragsgiver and vare, Agresso article, VAT code and its
+    default kontering, as every line of that service gets them."""
     return {
         pk: (code, visma_og, visma_vare, article, vat, _overlay({}, dims))
         for pk, code, visma_og, visma_vare, article, vat, dims in Service.objects.filter(
@@ -255,7 +257,7 @@ class _ChunkReader:
 
     def __init__(self, selection: Selection) -> None:
         self.number = selection.municipality.number
-        self.services = _service_map(selection.municipality)
+        self.services = service_catalogue(selection.municipality)
         self.decoded = _Decoded()
         self.base_qs = selection.queryset().order_by("pk")
 
