@@ -661,11 +661,8 @@ class _Run:
             )
         )
         if not self.is_visma:
-            self.orders_needed = (
-                count
-                if options.include_zero_amount
-                else recorded.queryset().exclude(total_ore=0).count()
-            )
+            # One order per basis (the selection already left out what the profile holds back).
+            self.orders_needed = count
         for pk in mismatched_totals(recorded):
             findings.append(
                 Finding(

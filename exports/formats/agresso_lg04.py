@@ -176,11 +176,6 @@ def _included(basis: Basis, options: AgressoOptions) -> bool:
     return options.include_zero_amount or basis.total_ore != 0
 
 
-def orders_needed(bases: Iterable[Basis], options: AgressoOptions) -> int:
-    """How many order ids `write()` will take for these bases (reserve them beforehand)."""
-    return sum(1 for basis in bases if _included(basis, options))
-
-
 # Per item line: (item values after order_id and line_no, its short_info texts).
 _PlannedItem = tuple[tuple[Any, ...], Sequence[str]]
 # Per order: (header values after order_id, items).

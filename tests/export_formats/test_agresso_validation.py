@@ -144,7 +144,6 @@ def test_order_ids_one_per_basis_and_running_out() -> None:
     out = io.BytesIO()
     summary = agresso_lg04.write(samples.BASES, CLASSIC, out, iter([7, 8, 9, 10]))
     assert summary.order_ids == {1: 7, 2: 8, 3: 9, 4: 10}
-    assert agresso_lg04.orders_needed(samples.BASES, CLASSIC) == 4
     orders = agresso_lg04.read(io.BytesIO(out.getvalue()), CLASSIC)
     assert [o.order_id for o in orders] == [7, 8, 9, 10]
     with pytest.raises(ValueError, match="brukt opp"):
@@ -154,7 +153,6 @@ def test_order_ids_one_per_basis_and_running_out() -> None:
 def test_zero_amount_bases_get_no_order() -> None:
     zero = _one_line(quantity=Decimal("0.00"), amount_ore=0)
     options = dataclasses.replace(CLASSIC, include_zero_amount=False)
-    assert agresso_lg04.orders_needed([samples.BASES[0], zero], options) == 1
     summary = agresso_lg04.write([samples.BASES[0], zero], options, io.BytesIO(), iter([5]))
     assert summary.order_ids == {1: 5}
     assert summary.skipped_pks == [20]
