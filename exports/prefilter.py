@@ -241,6 +241,15 @@ def _identifier(alias: str) -> str:
     return f"coalesce(nullif({alias}.national_id, ''), {alias}.org_number)"
 
 
+# Both formats refuse a line whose service mapping they refuse, or whose amount is not quantity ×
+# price (ties away from zero, as PostgreSQL's round() of a numeric does).
+_EVERY_FORMAT_LINE = (
+    "l.service_id = ANY(%(bad_services)s)",
+    "l.amount_ore <> round(l.quantity * l.unit_price_ore)",
+)
+_SOMEONE_ELSE_PAYS = f"{_identifier('r')} <> {_identifier('p')}"
+
+
 def _any(conditions: Iterable[str]) -> str:
     """OR of conditions, each NULL counted as true (unknown is suspect)."""
     return " OR ".join(f"coalesce({c}, true)" for c in conditions) or "false"
@@ -251,8 +260,7 @@ def _visma_conditions(
 ) -> tuple[list[str], list[str], list[str], list[str]]:
     limits = visma_file.limits(options)
     line_suspect = [
-        "l.service_id = ANY(%(bad_services)s)",
-        "l.amount_ore <> round(l.quantity * l.unit_price_ore)",
+        *_EVERY_FORMAT_LINE,
         # The line table's own constraints keep these inside today; the query does not rely on it.
         f"abs(l.quantity * 100) >= {visma_file.QUANTITY_LIMIT}",
         f"abs(l.unit_price_ore) >= {visma_file.PRICE_LIMIT}",
@@ -281,14 +289,13 @@ def _visma_conditions(
     ]
     if limits.extended:
         basis_suspect.append(t.longer_than("b.source_reference", limits.case_no))
-    other = f"{_identifier('r')} <> {_identifier('p')}"
     basis_translit = [
         t.transliterated("p.name"),
         t.transliterated("p.address1"),
         t.transliterated(address2),
     ]
     if limits.extended:
-        basis_translit.append(f"({other} AND {t.transliterated('r.name')})")
+        basis_translit.append(f"({_SOMEONE_ELSE_PAYS} AND {t.transliterated('r.name')})")
     return line_suspect, line_translit, basis_suspect, basis_translit
 
 
@@ -298,8 +305,7 @@ def _agresso_conditions(
     limits = agresso_lg04.limits(options)
     widths = limits.widths
     line_suspect = [
-        "l.service_id = ANY(%(bad_services)s)",
-        "l.amount_ore <> round(l.quantity * l.unit_price_ore)",
+        *_EVERY_FORMAT_LINE,
         f"abs(l.quantity * 100) >= {limits.quantity}",
         f"abs(l.amount_ore) >= {limits.amount}",
         t.longer_than("l.description", widths["art_descr"]),
@@ -324,11 +330,10 @@ def _agresso_conditions(
             "p.customer_number = ''",
             f"length(p.customer_number) > {widths['apar_id']}",
         ]
-    other = f"{_identifier('r')} <> {_identifier('p')}"
     basis_translit = [
         t.transliterated("u.name"),
         t.transliterated("p.name"),
-        f"({other} AND {t.transliterated('r.name')})",
+        f"({_SOMEONE_ELSE_PAYS} AND {t.transliterated('r.name')})",
     ]
     return line_suspect, line_translit, basis_suspect, basis_translit
 

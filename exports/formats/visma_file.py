@@ -43,6 +43,7 @@ MAX_RUNNING_NO = 99
 MAX_TEXT_LINES = 99
 TEXT_WIDTH = 50
 KB_WIDTH = 12
+VAT_WIDTH = 3  # MVAKODE
 # Magnitudes GRUNNLAG, PRIS and BELØP hold (9 digits, 8 digits + sign, 10 digits + sign).
 QUANTITY_LIMIT = 1_000_000_000
 PRICE_LIMIT = 100_000_000
@@ -285,7 +286,7 @@ class _Planner:
                 )
             )
         vat_problem: tuple[str, str, str] | None = None
-        if self.extended and len(line.vat_code) > 3:
+        if self.extended and len(line.vat_code) > VAT_WIDTH:
             vat_problem = ("vat_code_too_wide", "MVA-koden er lengre enn tre tegn", "vat_code")
         return opp, vare, price, grunnlag, tuple(found), vat_problem
 
@@ -498,7 +499,7 @@ def service_problems(line: Line, options: VismaFileOptions) -> bool:
     """
     planner = _Planner(options)
     _opp, _vare, problems = planner._mapping(line)
-    if problems or (planner.extended and len(line.vat_code) > 3):
+    if problems or (planner.extended and len(line.vat_code) > VAT_WIDTH):
         return True
     return planner.extended and bool(planner._kb(line.dimensions)[1])
 
