@@ -252,8 +252,8 @@ _new_tuple = tuple.__new__
 
 
 class _ChunkReader:
-    """Turns the rows of one chunk into bases. Holds what the chunks of a run share: the service
-    catalogue and the decoded JSON values."""
+    """Reads a selection chunk by chunk and turns the rows into bases. Holds what the chunks of a
+    run share: the service catalogue and the decoded JSON values."""
 
     def __init__(self, selection: Selection) -> None:
         self.number = selection.municipality.number
@@ -261,22 +261,42 @@ class _ChunkReader:
         self.decoded = _Decoded()
         self.base_qs = selection.queryset().order_by("pk")
 
-    def read(self, after_pk: int, size: int) -> tuple[Chunk, int] | None:
-        """The chunk of up to `size` bases after `after_pk`, and how many rows it read."""
+    def build(self, rows: list[tuple[Any, ...]], line_rows: list[tuple[Any, ...]]) -> Chunk:
+        """The chunk's bases from its basis rows and line rows."""
         with _without_cycle_collector():
-            rows = _fetch(self.base_qs.filter(pk__gt=after_pk).values_list(*_BASIS_COLUMNS)[:size])
-            if not rows:
-                return None
-            lines = self._lines(rows[0][0], rows[-1][0], {r[0]: [] for r in rows})
-            return self._bases(rows, lines), len(rows)
+            lines = self._lines(line_rows, {r[0]: [] for r in rows})
+            return self._bases(rows, lines)
 
-    def _lines(
-        self, first_pk: int, last_pk: int, lines_by_basis: dict[int, list[Line]]
-    ) -> dict[int, list[Line]]:
-        # The chunk's lines by key range and the selection as a sub-select (no list of ids to
-        # send); a line of a basis that left or joined the selection in between is skipped.
+    def chunk_rows(
+        self, size: int
+    ) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """(basis rows, their line rows) for `size` bases at a time, in primary-key order.
+
+        Keyset pagination (pk > last) rather than one long cursor: every chunk is a short query,
+        so a slow writer never holds a transaction or a server-side cursor open."""
+        last_pk = 0
+        while True:
+            with _without_cycle_collector():
+                rows = self.basis_rows(last_pk, size)
+                if not rows:
+                    return
+                line_rows = self.line_rows(rows[0][0], rows[-1][0])
+            yield rows, line_rows
+            if len(rows) < size:
+                return
+            last_pk = rows[-1][0]
+
+    def basis_rows(self, after_pk: int, size: int) -> list[tuple[Any, ...]]:
+        """The raw rows of up to `size` bases after `after_pk` (`_BASIS_COLUMNS`)."""
+        return _fetch(self.base_qs.filter(pk__gt=after_pk).values_list(*_BASIS_COLUMNS)[:size])
+
+    def line_rows(self, first_pk: int, last_pk: int) -> list[tuple[Any, ...]]:
+        """The raw rows of the lines of the selection's bases in [first_pk, last_pk].
+
+        By key range and the selection as a sub-select (no list of ids to send); a line of a
+        basis that left or joined the selection in between is skipped by `_lines`."""
         chunk_bases = self.base_qs.filter(pk__gte=first_pk, pk__lte=last_pk).values("pk")
-        rows = _fetch(
+        return _fetch(
             InvoiceLine.objects.filter(
                 basis_id__gte=first_pk, basis_id__lte=last_pk, basis_id__in=chunk_bases
             )
@@ -284,6 +304,10 @@ class _ChunkReader:
             .order_by("basis_id", "line_no")
             .values_list(*_LINE_COLUMNS)
         )
+
+    def _lines(
+        self, rows: list[tuple[Any, ...]], lines_by_basis: dict[int, list[Line]]
+    ) -> dict[int, list[Line]]:
         services, decoded = self.services, self.decoded
         get_lines = lines_by_basis.get
         texts_known, dimensions_known = decoded.texts, decoded.dimensions
@@ -361,23 +385,20 @@ class _ChunkReader:
         return Chunk(bases)
 
 
-def iter_chunks(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:
-    """Yield the selection's bases in primary-key order, `chunk_size` at a time.
+def iter_rows(
+    selection: Selection, *, chunk_size: int = DEFAULT_CHUNK
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    """The raw rows of the selection, chunk by chunk: (basis rows, their line rows), exactly as
+    `iter_chunks` reads them. On their own, what reading a month costs before any object of the
+    export's own is made (B1 prints it)."""
+    yield from _ChunkReader(selection).chunk_rows(chunk_size)
 
-    Keyset pagination (pk > last) rather than one long cursor: every chunk is a short query, so a
-    slow writer never holds a transaction or a server-side cursor open.
-    """
+
+def iter_chunks(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:
+    """Yield the selection's bases in primary-key order, `chunk_size` at a time."""
     reader = _ChunkReader(selection)
-    last_pk = 0
-    while True:
-        read = reader.read(last_pk, chunk_size)
-        if read is None:
-            return
-        chunk, rows = read
-        yield chunk
-        if rows < chunk_size:
-            return
-        last_pk = chunk.bases[-1].pk
+    for rows, line_rows in reader.chunk_rows(chunk_size):
+        yield reader.build(rows, line_rows)
 
 
 def iter_bases(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Basis]:

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exports.selectors import Selection, iter_bases, iter_chunks, mismatched_totals
+from exports.selectors import Selection, iter_bases, iter_chunks, iter_rows, mismatched_totals
 from invoices.models import BasisKind, BasisStatus, Municipality
 from tests import factories
 
@@ -75,6 +75,21 @@ def test_queries_per_chunk_do_not_grow_with_the_month(kommune_a: Municipality) -
     # One catalogue read, then bases + lines per chunk.
     assert len(queries.captured_queries) == 1 + 2 * len(chunks)
     assert sum(len(b.lines) for c in chunks for b in c.bases) == 27
+
+
+def test_raw_rows_are_the_rows_the_chunks_are_built_from(kommune_a: Municipality) -> None:
+    for n in range(9):
+        factories.basis(kommune_a, lines=[{}] * (1 + n % 3))
+    factories.basis(kommune_a, status=BasisStatus.RECEIVED)
+    selection = Selection(kommune_a, "2026-10")
+
+    raw = list(iter_rows(selection, chunk_size=4))
+    chunks = list(iter_chunks(selection, chunk_size=4))
+
+    assert [[r[0] for r in rows] for rows, _ in raw] == [[b.pk for b in c.bases] for c in chunks]
+    assert [[(r[0], r[1]) for r in lines] for _, lines in raw] == [
+        [(b.pk, line.line_no) for b in c.bases for line in b.lines] for c in chunks
+    ]
 
 
 def test_other_tenants_and_statuses_stay_out(
