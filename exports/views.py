@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -31,6 +30,7 @@ from invoices.access import (
     scoped,
 )
 from invoices.models import BasisStatus, InvoiceBasis, Unit
+from invoices.paging import Paginator
 
 from .forms import PROFILE_SECTIONS, ExportProfileForm, OverrideExportForm, StartExportForm
 from .models import Export, ExportFormat, ExportItem, ExportProfile, TransferRoute
@@ -152,7 +152,7 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     items = (
         ExportItem.objects.filter(export=export)
         .select_related("basis", "basis__payer")
-        .order_by("basis_id")
+        .order_by("basis_id", "pk")
     )
     context["items"] = Paginator(items, ITEMS_PAGE).get_page(request.GET.get("side"))
     return render(request, "exports/export_detail.html", context)

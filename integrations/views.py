@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,6 +25,7 @@ from invoices.access import (
     scoped,
 )
 from invoices.models import InvoiceBasis
+from invoices.paging import Paginator
 
 from . import services
 from .forms import TestTransferForm, VismaSettingsForm
