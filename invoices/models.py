@@ -286,6 +286,9 @@ class InvoiceBasis(models.Model):
         ]
         indexes = [
             models.Index(fields=["municipality", "period", "status"], name="basis_tenant_period"),
+            # A month's bases in id order: the list's pages (first and last alike) read only that
+            # month's entries, whatever else the table holds.
+            models.Index(fields=["municipality", "period", "id"], name="basis_tenant_period_id"),
         ]
 
     def __str__(self) -> str:
