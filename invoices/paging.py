@@ -11,7 +11,7 @@ end with its primary key (`id`/`pk`, either direction) is paged the usual way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.core import paginator
 from django.db.models import QuerySet
@@ -27,14 +27,15 @@ class Paginator(paginator.Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         from_end = self.count - top
-        if from_end < bottom and _totally_ordered(self.object_list):
-            items = list(self.object_list.reverse()[from_end : self.count - bottom])
+        object_list = self.object_list
+        if from_end < bottom and _totally_ordered(object_list):
+            items = list(object_list.reverse()[from_end : self.count - bottom])
             items.reverse()
-            return self._get_page(items, number, self)
-        return self._get_page(self.object_list[bottom:top], number, self)
+            return paginator.Page(items, number, self)
+        return super().page(number)
 
 
-def _totally_ordered(object_list: Any) -> bool:
+def _totally_ordered(object_list: Any) -> TypeGuard[QuerySet[Any]]:
     if not isinstance(object_list, QuerySet):
         return False
     ordering = object_list.query.order_by
