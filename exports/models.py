@@ -497,7 +497,10 @@ class Export(models.Model):
 class ExportItem(models.Model):
     """One basis in one export, with the state it was written in (so a change is detected)."""
 
-    export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="items")
+    # Found by export through the unique (export, basis) index.
+    export = models.ForeignKey(
+        Export, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     basis = models.ForeignKey(InvoiceBasis, on_delete=models.PROTECT, related_name="export_items")
     total_ore = models.BigIntegerField()
     content_hash = models.CharField(max_length=64)

@@ -227,11 +227,14 @@ LOCKED_STATUSES = frozenset({BasisStatus.EXPORTED, BasisStatus.SENDING, BasisSta
 class InvoiceBasis(models.Model):
     """One payer, one period, one or more lines: becomes one invoice in the accounting system."""
 
+    # No single-column indexes on municipality or period: every query names the municipality,
+    # and the indexes in Meta lead with (municipality, period). Each index costs a write on every
+    # status change, and a month's status changes are many.
     municipality = models.ForeignKey(
-        Municipality, on_delete=models.PROTECT, related_name="invoice_bases"
+        Municipality, on_delete=models.PROTECT, related_name="invoice_bases", db_index=False
     )
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="invoice_bases")
-    period = models.CharField(_("periode"), max_length=7, db_index=True)
+    period = models.CharField(_("periode"), max_length=7)
     payer = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="bases_as_payer")
     recipient = models.ForeignKey(
         Party, on_delete=models.PROTECT, related_name="bases_as_recipient"
@@ -305,7 +308,11 @@ class InvoiceBasis(models.Model):
 
 
 class InvoiceLine(models.Model):
-    basis = models.ForeignKey(InvoiceBasis, on_delete=models.CASCADE, related_name="lines")
+    # Found by basis through the unique (basis, line_no) index; a second index on basis alone
+    # would cost a write per line on intake and serve nothing.
+    basis = models.ForeignKey(
+        InvoiceBasis, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     line_no = models.PositiveSmallIntegerField(_("linjenr"))
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="lines")
     description = models.CharField(_("beskrivelse"), max_length=200, blank=True)
