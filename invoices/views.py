@@ -18,8 +18,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from invoices.paging import Paginator
-
 from .access import (
     ADMIN_ROLES,
     BILLING_ROLES,
@@ -32,6 +30,7 @@ from .access import (
     set_active_municipality,
 )
 from .models import ApiToken, BasisStatus, InvoiceBasis, InvoiceLine, Role, Unit
+from .paging import Paginator
 from .services import (
     CREDITABLE,
     BasisActionError,

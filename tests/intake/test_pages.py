@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from invoices import views
 from invoices.models import ApiToken, BasisKind, BasisStatus, InvoiceBasis, Municipality, Role
 from invoices.services import api_token_create
 from tests import factories
@@ -274,3 +277,34 @@ def test_admin_lists_mask_national_ids(kommune_a: Municipality) -> None:
     token, _plain = api_token_create(kommune_a, "A", None)
     page = client.get(f"/driftsadmin/invoices/apitoken/{token.pk}/change/").content.decode()
     assert token.token_hash not in page
+
+
+def test_the_list_pages_the_month_from_both_ends(
+    client: Client, kommune_a: Municipality, merkantil_a: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    bases = [factories.basis(kommune_a, source_reference=f"LIST-{n:02d}") for n in range(10)]
+    factories.basis(kommune_a, period="2026-09", source_reference="OTHER-MONTH")
+    login(client, merkantil_a)
+    url = reverse("invoices:list")
+
+    shown = []
+    for number in (1, 2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url, {"period": "2026-10", "page": number}).content.decode()
+        shown.append([b.source_reference for b in bases if b.source_reference in page])
+        if number == 3:
+            # The last page's ids come from the month's far end, not after an OFFSET of 8.
+            ids_sql = [
+                q["sql"]
+                for q in queries.captured_queries
+                if q["sql"].startswith('SELECT "invoices_invoicebasis"."id" AS "id" FROM')
+            ]
+            assert len(ids_sql) == 1, "\n".join(q["sql"] for q in queries.captured_queries)
+            assert "DESC LIMIT 2" in ids_sql[0] and "OFFSET" not in ids_sql[0], ids_sql
+    assert shown == [
+        [f"LIST-{n:02d}" for n in range(0, 4)],
+        [f"LIST-{n:02d}" for n in range(4, 8)],
+        [f"LIST-{n:02d}" for n in range(8, 10)],
+    ]
+    assert "OTHER-MONTH" not in page
