@@ -34,7 +34,7 @@ from typing import Any
 
 from django.db import connection
 
-from invoices.models import Unit
+from invoices.models import Unit, basis_reference
 
 from .formats import agresso_lg04, checks, visma_file
 from .formats.encoding import Codec, codec
@@ -115,7 +115,7 @@ def _merged(
                 yield upcoming
                 upcoming = next(checked, None)
         elif translit:
-            reference = f"{number}-{pk:09d}"
+            reference = basis_reference(number, pk)
             yield pk, [], [Finding("transliterated", message, "warning", pk, reference)]
 
 
@@ -409,7 +409,7 @@ def _bad_units(selection: Selection, options: agresso_lg04.AgressoOptions) -> li
     """Units whose order header text is cut (the reference has the same width for every basis
     the query lets through)."""
     width = agresso_lg04.limits(options).widths["long_info1"]
-    reference = f"{selection.municipality.number}-{1:09d}"
+    reference = basis_reference(selection.municipality.number, 1)
     units = Unit.objects.filter(municipality=selection.municipality)
     return [
         pk

@@ -15,12 +15,19 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from django.db import connection
 from django.db.models import F, QuerySet, Sum, TextField
 from django.db.models.functions import Cast, Coalesce
 
-from invoices.models import BasisStatus, InvoiceBasis, InvoiceLine, Municipality, Service
-from invoices.validation import among
+from core.db import among, fetch_rows
+from invoices.models import (
+    LINE_COLUMNS,
+    BasisStatus,
+    InvoiceBasis,
+    InvoiceLine,
+    Municipality,
+    Service,
+    basis_reference,
+)
 
 from .formats.types import Basis, Customer, Line
 
@@ -41,19 +48,7 @@ _BASIS_COLUMNS = (
     *(f"recipient__{f}" for f in ("national_id", "org_number", "name", "address1", "address2")),
     *(f"recipient__{f}" for f in ("postcode", "place", "customer_number")),
 )
-_LINE_COLUMNS = (
-    "basis_id",
-    "line_no",
-    "service_id",
-    "description",
-    "quantity",
-    "unit_price_ore",
-    "amount_ore",
-    "service_from",
-    "service_to",
-    "texts_json",
-    "dimensions_json",
-)
+_LINE_COLUMNS = tuple(f"{c}_json" if c in ("texts", "dimensions") else c for c in LINE_COLUMNS)
 # JSON columns are read as text and decoded here: the C scanner alone, without the per-value
 # converter layers, is most of what makes a 100 000-line month cheap to read.
 _LINE_JSON = {
@@ -236,18 +231,6 @@ def _without_cycle_collector() -> Iterator[None]:
         gc.enable()
 
 
-def _fetch(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a `values_list` query. On PostgreSQL straight from the driver: psycopg already
-    returns these columns as the ORM would (Decimal, date, aware datetime, text), and skipping
-    the ORM's row iteration is a large part of reading a month. SQLite needs its converters."""
-    if connection.vendor != "postgresql":
-        return list(qs)
-    sql, params = qs.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 _new_tuple = tuple.__new__
 
 
@@ -288,7 +271,7 @@ class _ChunkReader:
 
     def basis_rows(self, after_pk: int, size: int) -> list[tuple[Any, ...]]:
         """The raw rows of up to `size` bases after `after_pk` (`_BASIS_COLUMNS`)."""
-        return _fetch(self.base_qs.filter(pk__gt=after_pk).values_list(*_BASIS_COLUMNS)[:size])
+        return fetch_rows(self.base_qs.filter(pk__gt=after_pk).values_list(*_BASIS_COLUMNS)[:size])
 
     def line_rows(self, first_pk: int, last_pk: int) -> list[tuple[Any, ...]]:
         """The raw rows of the lines of the selection's bases in [first_pk, last_pk].
@@ -296,7 +279,7 @@ class _ChunkReader:
         By key range and the selection as a sub-select (no list of ids to send); a line of a
         basis that left or joined the selection in between is skipped by `_lines`."""
         chunk_bases = self.base_qs.filter(pk__gte=first_pk, pk__lte=last_pk).values("pk")
-        return _fetch(
+        return fetch_rows(
             InvoiceLine.objects.filter(
                 basis_id__gte=first_pk, basis_id__lte=last_pk, basis_id__in=chunk_bases
             )
@@ -370,7 +353,7 @@ class _ChunkReader:
             bases.append(
                 Basis(
                     pk=pk,
-                    reference=f"{number}-{pk:09d}",
+                    reference=basis_reference(number, pk),
                     source_reference=source_ref,
                     period=period,
                     kind=kind,
@@ -379,7 +362,7 @@ class _ChunkReader:
                     unit_code=unit_code,
                     unit_name=unit_name,
                     lines=tuple(lines[pk]),
-                    credits_reference=f"{number}-{credits_id:09d}" if credits_id else "",
+                    credits_reference=basis_reference(number, credits_id) if credits_id else "",
                 )
             )
         return Chunk(bases)
@@ -404,14 +387,3 @@ def iter_chunks(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Ite
 def iter_bases(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Basis]:
     for chunk in iter_chunks(selection, chunk_size=chunk_size):
         yield from chunk.bases
-
-
-def exports_of_basis(basis: InvoiceBasis) -> QuerySet[Any]:
-    """The exports a basis was part of, newest first (for the basis page)."""
-    from .models import ExportItem
-
-    return (
-        ExportItem.objects.filter(basis=basis, export__municipality_id=basis.municipality_id)
-        .select_related("export", "export__created_by")
-        .order_by("-export__created_at", "-export_id")
-    )

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -37,10 +36,11 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.actors import Actor, user_id
+from core.bulk import insert_from, update_by_key
 from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES, role_of
 from invoices.audit import audit
-from invoices.bulk import insert_from, update_by_key
-from invoices.models import BasisStatus, InvoiceBasis, Municipality, Role, Unit
+from invoices.models import BasisStatus, InvoiceBasis, Municipality, Role, Unit, basis_reference
 
 from .formats import agresso_cs15, agresso_lg04, visma_file
 from .formats.types import Finding, FormatError, WriteSummary
@@ -87,8 +87,6 @@ _FINISH_FIELDS = [
     "finished_at",
     "lease_until",
 ]
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 
 class ExportError(Exception):
@@ -171,7 +169,7 @@ def export_profile_update(
             locked.order_id_end = None
             locked.order_id_next = None
         locked.full_clean()
-        locked.updated_by_id = actor.pk if actor is not None and actor.is_authenticated else None
+        locked.updated_by_id = user_id(actor)
         locked.save()
         after = locked.snapshot()
         changes = {
@@ -294,7 +292,7 @@ def export_create(
             is_test=is_test,
             override=override,
             override_reason=reason,
-            created_by_id=actor.pk if actor is not None and actor.is_authenticated else None,
+            created_by_id=user_id(actor),
         )
         audit(
             "export.created",
@@ -669,7 +667,7 @@ class _Run:
                     code="total_mismatch",
                     message=_("Summen av linjene stemmer ikke med grunnlagets sum."),
                     basis_pk=pk,
-                    reference=f"{self.municipality.number}-{pk:09d}",
+                    reference=basis_reference(self.municipality.number, pk),
                 )
             )
         if self._wants_customers() and count:
@@ -713,7 +711,12 @@ class _Run:
                     }
                     code = "not_approved"
                 findings.append(
-                    Finding(code=code, message=message, basis_pk=pk, reference=f"{number}-{pk:09d}")
+                    Finding(
+                        code=code,
+                        message=message,
+                        basis_pk=pk,
+                        reference=basis_reference(number, pk),
+                    )
                 )
             for pk in sorted(set(e.basis_ids) - eligible - found):
                 findings.append(
@@ -980,7 +983,7 @@ class _Run:
                 if row[1:5] != row[5:9]:
                     changed_count += 1
                     if len(changed) < 20:
-                        changed.append(f"{self.municipality.number}-{row[0]:09d}")
+                        changed.append(basis_reference(self.municipality.number, row[0]))
             if changed_count or locked_count != written.summary.count:
                 raise _BasesChanged(
                     changed, changed_count or abs(locked_count - written.summary.count)

@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.paging import Paginator
 from invoices.access import (
     ADMIN_ROLES,
     BILLING_ROLES,
@@ -30,7 +31,6 @@ from invoices.access import (
     scoped,
 )
 from invoices.models import BasisStatus, InvoiceBasis, Unit
-from invoices.paging import Paginator
 
 from .forms import PROFILE_SECTIONS, ExportProfileForm, OverrideExportForm, StartExportForm
 from .models import Export, ExportFormat, ExportItem, ExportProfile, TransferRoute

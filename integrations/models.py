@@ -231,10 +231,6 @@ class TransferAttempt(models.Model):
     def __str__(self) -> str:
         return f"{self.reference} ({self.state})"
 
-    @property
-    def is_live(self) -> bool:
-        return self.state in LIVE_STATES
-
 
 class BasisVismaStatus(models.Model):
     """What Visma says about a sent basis (HentStatus): invoice number, dates, KID, amount."""

@@ -37,7 +37,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Min, Q, Sum
@@ -45,9 +44,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.actors import Actor, user_or_none
 from invoices.audit import audit
 from invoices.identifiers import is_valid_kid
-from invoices.models import BasisStatus, InvoiceBasis, Municipality
+from invoices.models import BasisStatus, InvoiceBasis, Municipality, basis_reference
 
 from .crypto import SecretUnreadable
 from .models import (
@@ -62,6 +62,8 @@ from .models import (
     VismaSettings,
 )
 from .visma import mapping
+from .visma.contract import MAX_BASES_PER_CALL as MAX_BATCH_SIZE
+from .visma.contract import MAX_REFERANSER_PER_STATUS as STATUS_CHUNK
 from .visma.errors import (
     AuthenticationFailed,
     ClientFault,
@@ -74,10 +76,6 @@ from .visma.types import Melding, SendResult, SoapBasis, StatusResult
 
 logger = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
-
-MAX_BATCH_SIZE = 200  # the contract's maximum per SendFakturagrunnlag
-STATUS_CHUNK = 500  # the contract's maximum per HentStatus
 MAX_TEST_BASES = 20
 STORED = frozenset({"MOTTATT", "FAKTURERT"})
 
@@ -126,7 +124,7 @@ def visma_settings_update(
     obj.enabled = enabled
     if enabled and not obj.has_password:
         raise ValidationError(_("Integrasjonen kan ikke aktiveres uten passord."))
-    obj.updated_by = actor if actor is not None and actor.is_authenticated else None  # type: ignore[assignment]
+    obj.updated_by = user_or_none(actor)
     obj.save()
     after = obj.snapshot()
     changed = sorted(k for k in after if before is None or before.get(k) != after[k])
@@ -308,7 +306,7 @@ def _create_transfer(
         raise TransferError(_("Bare godkjente grunnlag kan tas med i en testoverføring."))
     transfer = Transfer.objects.create(
         municipality=municipality,
-        created_by=_user(actor),
+        created_by=user_or_none(actor),
         is_test=test,
         period=period or "",
         is_selection=basis_ids is not None,
@@ -376,7 +374,7 @@ def _write_attempts(transfer: Transfer, bases: Iterable[tuple[int, bool]]) -> No
                 transfer=transfer,
                 basis_id=pk,
                 is_test=transfer.is_test,
-                reference=mapping.reference(number, pk),
+                reference=basis_reference(number, pk),
                 state=AttemptState.UNKNOWN if check else AttemptState.PENDING,
                 status_check_required=check,
             )
@@ -422,7 +420,7 @@ def _create_retry(old: Transfer, actor: Actor, include_rejected: bool) -> Transf
         raise TransferError(_("Det er ingen feilede grunnlag som kan sendes på nytt."))
     transfer = Transfer.objects.create(
         municipality=old.municipality,
-        created_by=_user(actor),
+        created_by=user_or_none(actor),
         period=old.period,
         is_selection=True,
         retry_of=old,
@@ -449,10 +447,6 @@ def _create_retry(old: Transfer, actor: Actor, include_rejected: bool) -> Transf
 
 def _batch_size() -> int:
     return max(1, min(MAX_BATCH_SIZE, int(settings.VISMA_BATCH_SIZE)))
-
-
-def _user(actor: Actor) -> Any:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 def _wake_after_commit(transfer: Transfer) -> None:

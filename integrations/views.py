@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.paging import Paginator
 from invoices.access import (
     ADMIN_ROLES,
     BILLING_ROLES,
@@ -25,7 +26,6 @@ from invoices.access import (
     scoped,
 )
 from invoices.models import InvoiceBasis
-from invoices.paging import Paginator
 
 from . import services
 from .forms import TestTransferForm, VismaSettingsForm

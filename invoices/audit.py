@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
+
+from core.actors import Actor, user_or_none
 
 from .models import AuditEvent, Municipality
 
@@ -13,13 +14,13 @@ from .models import AuditEvent, Municipality
 def audit(
     action: str,
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor,
     municipality: Municipality | None,
     obj: models.Model | None = None,
     **data: Any,
 ) -> AuditEvent:
     """Record who did what. Callers must never pass secrets in `data`."""
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = user_or_none(actor)
     return AuditEvent.objects.create(
         municipality=municipality,
         actor_id=user.pk if user is not None else None,

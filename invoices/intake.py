@@ -19,15 +19,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.actors import Actor
+from core.bulk import insert_rows
+from core.db import among
+
 from .audit import audit
-from .bulk import insert_rows
 from .models import (
+    LINE_COLUMNS,
     ApiToken,
     BasisKind,
     BasisStatus,
@@ -42,7 +45,6 @@ from .validation import (
     Catalogue,
     Issue,
     PartyIn,
-    among,
     credited_references,
     echo,
     load_stored_originals,
@@ -53,8 +55,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK_SIZE: int = settings.INTAKE_MAX_BASES_PER_REQUEST
 DOCUMENT_FIELDS = frozenset({"municipality", "invoice_bases"})
-
-User = AbstractBaseUser | AnonymousUser
 
 
 @dataclass
@@ -136,7 +136,7 @@ def find_municipality(document: Any) -> Municipality:
 
 
 def intake_document(
-    document: Any, *, token: ApiToken | None = None, actor: User | None = None
+    document: Any, *, token: ApiToken | None = None, actor: Actor = None
 ) -> IntakeResult:
     """Store one intake document (an API request body): municipality check, size cap, intake."""
     municipality = find_municipality(document)
@@ -183,7 +183,7 @@ def intake_bases(
     municipality: Municipality,
     bases: list[Any],
     *,
-    actor: User | None = None,
+    actor: Actor = None,
     source: str = "",
     index_offset: int = 0,
     earlier_references: Collection[str] = (),
@@ -213,7 +213,7 @@ def intake_bases(
 def _intake(
     municipality: Municipality,
     raw: list[Any],
-    actor: User | None,
+    actor: Actor,
     source: str,
     index_offset: int,
     earlier_references: Collection[str],
@@ -318,7 +318,7 @@ def _intake(
         InvoiceLine.objects.filter(basis_id__in=[pk for _b, pk in changed]).delete()
         basis_ids.extend(changed)
     insert([b for b in new if b.kind == BasisKind.CREDIT])
-    insert_rows(InvoiceLine, _LINE_COLUMNS, _line_rows(basis_ids, catalogue))
+    insert_rows(InvoiceLine, LINE_COLUMNS, _line_rows(basis_ids, catalogue))
 
     result.created = len(new)
     result.updated = len(changed)
@@ -377,19 +377,6 @@ _BASIS_COLUMNS = (
     "content_hash",
     "received_at",
     "updated_at",
-)
-_LINE_COLUMNS = (
-    "basis_id",
-    "line_no",
-    "service_id",
-    "description",
-    "quantity",
-    "unit_price_ore",
-    "amount_ore",
-    "service_from",
-    "service_to",
-    "texts",
-    "dimensions",
 )
 
 

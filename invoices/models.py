@@ -220,6 +220,12 @@ class BasisStatus(models.TextChoices):
     FAILED = "failed", _("Feilet")
 
 
+def basis_reference(municipality_number: str, pk: int) -> str:
+    """The stable reference a basis is known by in files and in Visma (≤ 20 characters, never
+    reused): `InvoiceBasis.reference` without loading the basis."""
+    return f"{municipality_number}-{pk:09d}"
+
+
 # Bases in these states have left (or are leaving) the product: never edited again.
 LOCKED_STATUSES = frozenset({BasisStatus.EXPORTED, BasisStatus.SENDING, BasisStatus.SENT})
 
@@ -300,7 +306,7 @@ class InvoiceBasis(models.Model):
     @property
     def reference(self) -> str:
         """The stable reference sent to the accounting system (≤ 20 characters, never reused)."""
-        return f"{self.municipality.number}-{self.pk:09d}"
+        return basis_reference(self.municipality.number, self.pk)
 
     @property
     def is_locked(self) -> bool:
@@ -345,6 +351,23 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.basis_id}/{self.line_no}"
+
+
+# The line columns every bulk reader and writer of the month uses, in this order (intake's COPY,
+# the export reader, the Visma mapping).
+LINE_COLUMNS = (
+    "basis_id",
+    "line_no",
+    "service_id",
+    "description",
+    "quantity",
+    "unit_price_ore",
+    "amount_ore",
+    "service_from",
+    "service_to",
+    "texts",
+    "dimensions",
+)
 
 
 class ApiToken(models.Model):

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from core.actors import Actor, user_id, user_or_none
+from core.db import among
 
 from .audit import audit
 from .models import (
@@ -33,12 +35,9 @@ from .validation import (
     Catalogue,
     LineIn,
     PartyIn,
-    among,
     content_hash,
     validate_stored,
 )
-
-User = AbstractBaseUser | AnonymousUser
 
 # Marks our tokens in logs and secret scanners; not a secret itself.
 TOKEN_PREFIX = "fgk_"  # noqa: S105
@@ -65,9 +64,7 @@ def hash_token(plaintext: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(
-    municipality: Municipality, name: str, actor: User | None
-) -> tuple[ApiToken, str]:
+def api_token_create(municipality: Municipality, name: str, actor: Actor) -> tuple[ApiToken, str]:
     """A new token for `municipality`. The plaintext is returned once and never stored."""
     name = name.strip()
     if not name or len(name) > 100:
@@ -78,14 +75,14 @@ def api_token_create(
         name=name,
         token_hash=hash_token(plaintext),
         prefix=plaintext[:8],
-        created_by_id=actor.pk if actor is not None and actor.is_authenticated else None,
+        created_by_id=user_id(actor),
     )
     audit("api_token.create", actor=actor, municipality=municipality, obj=token, name=name)
     return token, plaintext
 
 
 @transaction.atomic
-def api_token_revoke(token: ApiToken, actor: User | None) -> None:
+def api_token_revoke(token: ApiToken, actor: Actor) -> None:
     locked = ApiToken.objects.select_for_update().get(pk=token.pk)
     if locked.revoked_at is not None:
         return
@@ -149,13 +146,9 @@ def _ids_and_municipality(
     return queryset, Municipality.objects.get(pk=municipality_ids.pop())
 
 
-def _user(actor: User | None) -> AbstractBaseUser | None:
-    return actor if actor is not None and actor.is_authenticated else None  # type: ignore[return-value]
-
-
 @transaction.atomic
 def invoice_basis_approve(
-    bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: User | None
+    bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: Actor
 ) -> ApprovalResult:
     """Approve the *received* bases among `bases` that pass validation.
 
@@ -175,7 +168,7 @@ def invoice_basis_approve(
     )
     catalogue = Catalogue.load(municipality)
     now = timezone.now()
-    user = _user(actor)
+    user = user_or_none(actor)
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         reports = validate_stored(
@@ -219,7 +212,7 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
 
 @transaction.atomic
 def invoice_basis_unapprove(
-    bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: User | None
+    bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: Actor
 ) -> int:
     """Withdraw approval (→ received) for bases not yet exported or sent, so they can be corrected.
 
@@ -259,7 +252,7 @@ def invoice_basis_unapprove(
 
 
 @transaction.atomic
-def invoice_basis_delete(basis: InvoiceBasis, actor: User | None) -> None:
+def invoice_basis_delete(basis: InvoiceBasis, actor: Actor) -> None:
     """Delete a basis that is still *received* (nothing has left the product)."""
     locked = InvoiceBasis.objects.select_for_update().get(pk=basis.pk)
     if locked.status != BasisStatus.RECEIVED:
@@ -283,7 +276,7 @@ CREDITABLE = frozenset({BasisStatus.EXPORTED, BasisStatus.SENT})
 
 
 @transaction.atomic
-def invoice_basis_credit(basis: InvoiceBasis, actor: User | None) -> InvoiceBasis:
+def invoice_basis_credit(basis: InvoiceBasis, actor: Actor) -> InvoiceBasis:
     """A full credit note for an exported or sent invoice: a new *received* credit basis with the
     quantities negated and the same unit prices, pointing at the original.
 

@@ -24,14 +24,13 @@ import calendar
 import datetime
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Count, F, Field, Lookup, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -1012,26 +1011,6 @@ def load_stored_originals(
         municipality=municipality, source_reference__in=list(refs)
     ).values_list("source_reference", "pk", "kind", "payer__national_id", "payer__org_number")
     return {ref: StoredOriginal(pk, kind, nid, org) for ref, pk, kind, nid, org in rows}
-
-
-@Field.register_lookup
-class AnyOf(Lookup):
-    """`field = ANY(%s)` with the whole list as one array parameter (PostgreSQL)."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
-
-
-def among(field_name: str, values: Sequence[object]) -> Q:
-    """`field IN values` for thousands of values. On PostgreSQL one array parameter: Django would
-    otherwise prepare, and psycopg parse, one parameter per value."""
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field_name}__any_of": list(values)})
-    return Q(**{f"{field_name}__in": list(values)})
 
 
 # --- stored bases, before approval -------------------------------------------------------------

@@ -18,6 +18,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from core.paging import Paginator
+
 from .access import (
     ADMIN_ROLES,
     BILLING_ROLES,
@@ -30,7 +32,6 @@ from .access import (
     set_active_municipality,
 )
 from .models import ApiToken, BasisStatus, InvoiceBasis, InvoiceLine, Role, Unit
-from .paging import Paginator
 from .services import (
     CREDITABLE,
     BasisActionError,

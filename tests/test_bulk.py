@@ -1,4 +1,4 @@
-"""The set-based writers of `invoices.bulk`: what they change and, as important, what they leave."""
+"""The set-based writers of `core.bulk`: what they change and, as important, what they leave."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from core import bulk
 from exports.models import Export, ExportItem
-from invoices import bulk
 from invoices.models import Municipality
 from tests import factories
 

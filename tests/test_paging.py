@@ -9,8 +9,8 @@ from django.core import paginator as django_paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.paging import Paginator
 from invoices.models import Municipality, Unit
-from invoices.paging import Paginator
 
 pytestmark = pytest.mark.django_db
 

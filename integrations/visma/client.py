@@ -31,8 +31,6 @@ import threading
 import time
 import zoneinfo
 from collections.abc import Sequence
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -41,7 +39,13 @@ import zeep.exceptions
 from lxml import etree
 from requests.adapters import HTTPAdapter
 
-from .envelope import check_periode, format_antall, send_envelope
+from .contract import (
+    MAX_BASES_PER_CALL,
+    MAX_REFERANSER_PER_STATUS,
+    NAMESPACE,
+    WSDL_PATH,
+)
+from .envelope import send_envelope
 from .errors import (
     AuthenticationFailed,
     ClientFault,
@@ -51,19 +55,12 @@ from .errors import (
     VismaError,
 )
 from .send_reply import read_send_reply
-from .types import Melding, PingResult, SendResult, SoapBasis, StatusResult
+from .types import PingResult, SendResult, SoapBasis, StatusResult
 
 logger = logging.getLogger(__name__)
 
-NAMESPACE = "urn:kommune-fakturering:fakturering-ws:1"
-WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
-WSDL_PATH = WSDL_DIR / "fakturering-ws.wsdl"
-XSD_PATH = WSDL_DIR / "fakturering-ws.xsd"
 SERVICE_PATH = "FaktureringService"
-MAX_BASES_PER_CALL = 200
-MAX_REFERANSER_PER_STATUS = 500
 
-_SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 # Gateways answer 502/504 after they may have forwarded the request; 429/503 mean "not taken".
 # zeep does not check enumerations.
@@ -270,17 +267,6 @@ class VismaClient:
             )
         return results
 
-    def post_raw(self, operation: str, body: bytes) -> requests.Response:
-        """POST a pre-built envelope on this client's session (benchmarks and diagnostics).
-        No error mapping; the caller gets the raw response."""
-        return self._session.post(
-            self.endpoint,
-            data=body,
-            headers=_headers(operation),
-            timeout=self.timeout,
-            allow_redirects=False,
-        )
-
     # plumbing
 
     def _call(self, operation: str, body: bytes, *, context: str) -> Any:
@@ -382,37 +368,6 @@ def build_send_envelope(
     return send_envelope(selskap, buntreferanse, bases, testmodus)
 
 
-def build_send_envelope_with_zeep(
-    selskap: str, buntreferanse: str, bases: Sequence[SoapBasis], testmodus: bool = False
-) -> bytes:
-    """The same body serialized by zeep from the WSDL: the reference `build_send_envelope` is
-    tested against (too slow for real batches)."""
-    _check_batch(bases)
-    return _zeep_envelope(
-        "SendFakturagrunnlag", _send_kwargs(selskap, buntreferanse, bases, testmodus)
-    )
-
-
-def read_send_reply_with_zeep(content: bytes) -> list[SendResult]:
-    """A `SendFakturagrunnlagResponse` read by zeep from the WSDL: the reference the fast
-    `read_send_reply` is tested against."""
-    contract = _contract()
-    binding = contract.service._binding
-    reply = binding.process_reply(contract, binding.get("SendFakturagrunnlag"), _Reply(content))
-    return [_send_result(r) for r in _unwrap(reply, "resultat")]
-
-
-class _Reply:
-    """The little of a `requests.Response` zeep reads."""
-
-    status_code = 200
-    encoding = "utf-8"
-    headers = {"Content-Type": "text/xml; charset=utf-8"}
-
-    def __init__(self, content: bytes) -> None:
-        self.content = content
-
-
 def _zeep_envelope(operation: str, kwargs: dict[str, Any]) -> bytes:
     operation_obj = _contract().service._binding.get(operation)
     envelope = operation_obj.create(**kwargs).content
@@ -437,72 +392,6 @@ def _check_batch(bases: Sequence[SoapBasis]) -> None:
         raise ValueError(f"send() takes at most {MAX_BASES_PER_CALL} bases per call")
 
 
-def _opt(value: str) -> str | None:
-    """Optional strings: empty means left out of the XML."""
-    return value or None
-
-
-def _periode(value: str) -> tuple[int, int, None]:
-    # zeep renders gYearMonth from (year, month, tz).
-    year, month = check_periode(value).split("-")
-    return int(year), int(month), None
-
-
-def _send_kwargs(
-    selskap: str, buntreferanse: str, bases: Sequence[SoapBasis], testmodus: bool
-) -> dict[str, Any]:
-    return {
-        "selskap": selskap,
-        "testmodus": testmodus,
-        "buntreferanse": buntreferanse,
-        "fakturagrunnlag": [_basis_value(b) for b in bases],
-    }
-
-
-def _basis_value(basis: SoapBasis) -> dict[str, Any]:
-    return {
-        "referanse": basis.referanse,
-        "kreditnotaFor": _opt(basis.kreditnota_for),
-        "periode": _periode(basis.periode),
-        "kunde": {
-            "kundenr": basis.kundenr,
-            "navn": basis.navn,
-            "adresse1": _opt(basis.adresse1),
-            "adresse2": _opt(basis.adresse2),
-            "postnr": basis.postnr,
-            "poststed": _opt(basis.poststed),
-        },
-        "betform": _opt(basis.betform),
-        "oppdragsgiver": basis.oppdragsgiver,
-        "saksnr": _opt(basis.saksnr),
-        "deresRef": _opt(basis.deres_ref),
-        "linje": [
-            {
-                "varenr": line.varenr,
-                "antall": Decimal(format_antall(line.antall)),
-                "pris": line.pris,
-                "belop": line.belop,
-                "mvakode": _opt(line.mvakode),
-                "kontering": (
-                    {
-                        "kb": [
-                            {"_value_1": value, "nr": nr}
-                            for nr, value in sorted(line.kontering.items())
-                            if value
-                        ]
-                    }
-                    if any(line.kontering.values())
-                    else None
-                ),
-                "profil": _opt(line.profil),
-                "internfaktura": line.internfaktura,
-                "tekst": list(line.tekster),
-            }
-            for line in basis.linjer
-        ],
-    }
-
-
 # --- reply reading -------------------------------------------------------------------------------
 
 
@@ -511,17 +400,6 @@ def _unwrap(reply: Any, name: str) -> list[Any]:
     if isinstance(reply, list):
         return reply
     return list(getattr(reply, name, None) or [])
-
-
-def _send_result(node: Any) -> SendResult:
-    return SendResult(
-        referanse=node.referanse,
-        status=node.status,
-        grunnlag_id=node.grunnlagId or "",
-        meldinger=tuple(
-            Melding(kode=m.kode, tekst=m.tekst, felt=m.felt or "") for m in node.melding or []
-        ),
-    )
 
 
 def _status_result(node: Any) -> StatusResult:

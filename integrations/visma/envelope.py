@@ -12,10 +12,8 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
+from .contract import NAMESPACE, SOAP_ENV
 from .types import SoapBasis
-
-NAMESPACE = "urn:kommune-fakturering:fakturering-ws:1"
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 _TWO_PLACES = Decimal("0.01")
 # Characters XML 1.0 cannot carry at all (not even as character references).

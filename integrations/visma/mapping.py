@@ -28,11 +28,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-from django.db.models import QuerySet
-
+from core.db import fetch_rows
 from invoices.amounts import amount_for_quantity
-from invoices.models import DimensionDefinition, InvoiceBasis, InvoiceLine, Municipality, Service
+from invoices.models import (
+    LINE_COLUMNS,
+    DimensionDefinition,
+    InvoiceBasis,
+    InvoiceLine,
+    Municipality,
+    Service,
+    basis_reference,
+)
 
 from .types import Melding, SoapBasis, SoapLine
 
@@ -121,34 +127,11 @@ _BASIS_COLUMNS = (
     "payer__postcode",
     "payer__place",
 )
-_LINE_COLUMNS = (
-    "basis_id",
-    "line_no",
-    "service_id",
-    "description",
-    "quantity",
-    "unit_price_ore",
-    "amount_ore",
-    "texts",
-    "dimensions",
-)
-
-
-def _fetch(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a `values_list` query. On PostgreSQL straight from the driver (Decimal and
-    text as the ORM would give them, JSON columns as their text, decoded once per distinct value
-    by `_line`): the ORM's per-row converters cost more than the mapping itself."""
-    if connection.vendor != "postgresql":
-        return list(qs)
-    sql, params = qs.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def load(basis_ids: Sequence[int], context: MappingContext) -> dict[int, SoapBasis | Rejected]:
     """Map the given bases (of one municipality); missing ids are simply absent from the result."""
-    rows = _fetch(InvoiceBasis.objects.filter(pk__in=basis_ids).values_list(*_BASIS_COLUMNS))
+    rows = fetch_rows(InvoiceBasis.objects.filter(pk__in=basis_ids).values_list(*_BASIS_COLUMNS))
     credits_ids = {r[2] for r in rows if r[2]}
     credit_refs = (
         dict(
@@ -160,18 +143,18 @@ def load(basis_ids: Sequence[int], context: MappingContext) -> dict[int, SoapBas
         else {}
     )
     lines: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for line in _fetch(
+    for line in fetch_rows(
         InvoiceLine.objects.filter(basis_id__in=basis_ids)
         .order_by("basis_id", "line_no")
-        .values_list(*_LINE_COLUMNS)
+        .values_list(*LINE_COLUMNS)
     ):
         lines[line[0]].append(line)
     out: dict[int, SoapBasis | Rejected] = {}
     for row in rows:
         pk, period, credits_id, number = row[0], row[1], row[2], row[3]
-        credits_ref = reference(credit_refs[credits_id], credits_id) if credits_id else ""
+        credits_ref = basis_reference(credit_refs[credits_id], credits_id) if credits_id else ""
         out[pk] = to_soap(
-            referanse=reference(number, pk),
+            referanse=basis_reference(number, pk),
             period=period,
             credits_reference=credits_ref,
             payer=row[4:],
@@ -179,11 +162,6 @@ def load(basis_ids: Sequence[int], context: MappingContext) -> dict[int, SoapBas
             context=context,
         )
     return out
-
-
-def reference(municipality_number: str, pk: int) -> str:
-    """Same as `InvoiceBasis.reference`, without loading the basis."""
-    return f"{municipality_number}-{pk:09d}"
 
 
 def to_soap(
@@ -257,7 +235,7 @@ def to_soap(
 def _line(
     index: int, line: Sequence[Any], context: MappingContext, problems: list[Melding]
 ) -> tuple[SoapLine, str] | None:
-    _, _, service_id, description, quantity, price, amount, texts, dimensions = line
+    _, _, service_id, description, quantity, price, amount, _from, _to, texts, dimensions = line
     where = f"linje[{index}]"
     facts = context._services.get(service_id)
     if facts is None:

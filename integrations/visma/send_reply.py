@@ -13,10 +13,8 @@ import threading
 
 from lxml import etree
 
+from .contract import NAMESPACE, SOAP_ENV
 from .types import Melding, SendResult, SendStatus
-
-NAMESPACE = "urn:kommune-fakturering:fakturering-ws:1"
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 _F = "{" + NAMESPACE + "}"
 _BODY = f"{{{SOAP_ENV}}}Body"

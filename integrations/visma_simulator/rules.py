@@ -21,12 +21,12 @@ from typing import Any, NamedTuple
 
 from lxml import etree
 
+from integrations.visma.contract import NAMESPACE
 from invoices.identifiers import InvalidIdentifier, is_valid_national_id, validate_org_number
 
 from .config import Company
 from .soap import secure_parser
 
-NAMESPACE = "urn:kommune-fakturering:fakturering-ws:1"
 _F = "{" + NAMESPACE + "}"
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.visma.client import WSDL_DIR
+from integrations.visma.contract import WSDL_DIR, WSDL_FILE
 
 from .config import SimulatorConfig
 from .faults import FaultInjector, Faults
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 BASE_PATH = "/fakturering_ws/"
 ENDPOINT_PATH = BASE_PATH + "FaktureringService"
 MAX_BODY_BYTES = 50 * 1024 * 1024
-WSDL_FILE = "fakturering-ws.wsdl"
 XSD_FILE = "fakturering-ws.xsd"
 
 

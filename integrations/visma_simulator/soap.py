@@ -13,12 +13,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from integrations.visma.client import XSD_PATH
+from integrations.visma.contract import MAX_BASES_PER_CALL as MAX_BASES
+from integrations.visma.contract import NAMESPACE, SOAP_ENV, XSD_PATH
 
-NAMESPACE = "urn:kommune-fakturering:fakturering-ws:1"
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 OPERATIONS = ("Ping", "SendFakturagrunnlag", "HentStatus")
-MAX_BASES = 200
 
 _F = "{" + NAMESPACE + "}"
 _NSMAP = {"soap": SOAP_ENV, "f": NAMESPACE}

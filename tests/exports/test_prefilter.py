@@ -21,11 +21,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.bulk import insert_rows
 from exports import prefilter
 from exports.formats import agresso_lg04, visma_file
 from exports.models import Export, ExportItem
 from exports.selectors import Selection, iter_bases
-from invoices.bulk import insert_rows
 from invoices.models import (
     BasisKind,
     BasisStatus,

@@ -10,15 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from integrations.visma.client import (
-    XSD_PATH,
-    build_send_envelope,
-    build_send_envelope_with_zeep,
-    read_send_reply_with_zeep,
-)
+from integrations.visma.client import build_send_envelope
+from integrations.visma.contract import XSD_PATH
 from integrations.visma.envelope import format_antall
 from integrations.visma.send_reply import UnreadableReply, read_send_reply
 from integrations.visma.types import SoapBasis, SoapLine
+from tests.visma_client.zeep_oracle import build_send_envelope_with_zeep, read_send_reply_with_zeep
 
 from .conftest import basis, line
 
