@@ -232,6 +232,7 @@ def _child(argv: list[str]) -> None:
     from exports.selectors import Selection, iter_bases, iter_rows
     from exports.services import HashingWriter, agresso_options, visma_options
     from invoices.models import BasisStatus, Municipality
+    from invoices.services import accounting_settings_get
 
     municipality = Municipality.objects.get(pk=opts.municipality_id)
     if opts.child == "export":
@@ -243,7 +244,12 @@ def _child(argv: list[str]) -> None:
         municipality=municipality, period=opts.period, statuses=tuple(BasisStatus.values)
     )
     if opts.format == "visma":
-        options: Any = visma_options(profile, layout="extended", reference_text="B1")
+        options: Any = visma_options(
+            profile,
+            accounting_settings_get(profile.municipality),
+            layout="extended",
+            reference_text="B1",
+        )
     else:
         options = agresso_options(profile, layout="classic", batch_id="AIDN25040101")
 

@@ -12,7 +12,7 @@ from .models import Export, ExportProfile
 
 @admin.register(ExportProfile)
 class ExportProfileAdmin(admin.ModelAdmin):
-    list_display = ("municipality", "transfer_route", "visma_layout", "agresso_layout")
+    list_display = ("municipality", "visma_layout", "agresso_layout")
     readonly_fields = [f.name for f in ExportProfile._meta.concrete_fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

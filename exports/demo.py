@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from invoices.models import Municipality
 
-from .models import (
-    AgressoLayout,
-    CustomerMode,
-    ExportProfile,
-    TransferRoute,
-    VismaLayout,
-    default_kb_slots,
-)
+from .models import AgressoLayout, CustomerMode, ExportProfile, VismaLayout
 
 DEMO_ORDER_SERIES = (380_000_000, 380_999_999)
 
 
 def seed_demo(municipality: Municipality) -> str:
     """Create the profile once; an existing profile (maybe edited since) is left as it is."""
-    kb = default_kb_slots()
-    kb[:3] = ["ansvar", "tjeneste", "prosjekt"]
     start, end = DEMO_ORDER_SERIES
     profile, created = ExportProfile.objects.get_or_create(
         municipality=municipality,
         defaults={
-            "transfer_route": TransferRoute.VISMA_FILE,
             "visma_layout": VismaLayout.EXTENDED,
-            "default_oppdragsgiver": "013",
-            "kb_slots": kb,
             "agresso_layout": AgressoLayout.CLASSIC,
             "agresso_client": "DK",
             "voucher_type": "FK",

@@ -8,11 +8,15 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from invoices.models import DimensionDefinition, Municipality
+from core.forms import SlotsField
+from invoices.forms import AccountingSettingsForm, dimension_choices
+from invoices.models import Municipality
 
-from .models import DIM_SLOTS, KB_SLOTS, ExportFormat, ExportProfile
+from .models import DIM_SLOTS, ExportFormat, ExportProfile
 
-# The profile page, section by section; the form edits exactly these fields.
+# The profile page, section by section. The municipality's accounting settings (route, Visma
+# oppdragsgiver and KB slots, which the web service reads too) are edited here beside the file
+# settings, by their own form.
 PROFILE_SECTIONS: list[tuple[Any, tuple[str, ...]]] = [
     (
         _("Generelt"),
@@ -46,46 +50,10 @@ PROFILE_SECTIONS: list[tuple[Any, tuple[str, ...]]] = [
 ]
 
 
-class SlotsWidget(forms.MultiWidget):
-    # Rendered by the form renderer, which reads app template folders (exports/templates/).
-    template_name = "exports/widgets/slots.html"
-
-    def __init__(self, size: int, prefix: str, choices: list[tuple[str, str]]) -> None:
-        self.size = size
-        self.prefix = prefix
-        super().__init__([forms.Select(choices=choices) for _ in range(size)])
-
-    def decompress(self, value: Any) -> list[str]:
-        values = list(value) if isinstance(value, list | tuple) else []
-        return (values + [""] * self.size)[: self.size]
-
-    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
-        context = super().get_context(name, value, attrs)
-        for i, sub in enumerate(context["widget"]["subwidgets"], start=1):
-            sub["slot_label"] = self.prefix.format(n=i)
-        return context
-
-
-class SlotsField(forms.MultiValueField):
-    """A fixed number of slots, each holding one of the municipality's dimension keys or ""."""
-
-    def __init__(self, size: int, prefix: str, choices: list[tuple[str, str]], **kw: Any) -> None:
-        fields = [forms.ChoiceField(choices=choices, required=False) for _ in range(size)]
-        super().__init__(
-            fields=fields,
-            widget=SlotsWidget(size, prefix, choices),
-            require_all_fields=False,
-            required=False,
-            **kw,
-        )
-        self.size = size
-
-    def compress(self, data_list: list[str]) -> list[str]:
-        values = [v or "" for v in (data_list or [])]
-        return (values + [""] * self.size)[: self.size]
-
-
 class ExportProfileForm(forms.ModelForm):
+    """The file channel's own settings. The page shows it together with the municipality's
+    accounting settings (`invoices.forms.AccountingSettingsForm`), section by section."""
+
     dim_required = forms.TypedMultipleChoiceField(
         label=_("Påkrevde dimensjoner"),
         choices=[(n, f"dim_{n}") for n in range(1, DIM_SLOTS + 1)],
@@ -97,28 +65,31 @@ class ExportProfileForm(forms.ModelForm):
 
     class Meta:
         model = ExportProfile
-        fields = [name for _title, names in PROFILE_SECTIONS for name in names]
-
-    def __init__(self, *args: Any, municipality: Municipality, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        choices = [("", "—")] + [
-            (d.key, f"{d.name} ({d.key})")
-            for d in DimensionDefinition.objects.filter(municipality=municipality)
+        fields = [
+            name
+            for _title, names in PROFILE_SECTIONS
+            for name in names
+            if name not in AccountingSettingsForm.Meta.fields
         ]
-        self.fields["kb_slots"] = SlotsField(
-            KB_SLOTS, "KB{n:02d}", choices, label=_("Kontering KB01–KB10")
-        )
+
+    def __init__(
+        self,
+        *args: Any,
+        municipality: Municipality,
+        route: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        # Checked against the route being saved with it, not only the stored one.
+        self.instance.planned_route = route
         self.fields["dim_slots"] = SlotsField(
-            DIM_SLOTS, "dim_{n}", choices, label=_("Dimensjoner dim_1–dim_7")
+            DIM_SLOTS,
+            "dim_{n}",
+            dimension_choices(municipality),
+            label=_("Dimensjoner dim_1–dim_7"),
         )
         for name in ("order_id_start", "order_id_end"):
             self.fields[name].widget = forms.NumberInput(attrs={"min": 1})
-
-    def clean_default_oppdragsgiver(self) -> str:
-        value: str = self.cleaned_data.get("default_oppdragsgiver", "").strip()
-        if value and not re.fullmatch(r"[0-9]{3}", value):
-            raise forms.ValidationError(_("Oppdragsgiver er tre siffer, f.eks. 013."))
-        return value
 
     def values(self) -> dict[str, Any]:
         """The cleaned settings, ready for `export_profile_update`."""

@@ -15,9 +15,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from invoices.models import InvoiceBasis, Municipality, Unit
+from invoices.models import (
+    AccountingSettings,
+    InvoiceBasis,
+    Municipality,
+    TransferRoute,
+    Unit,
+    default_kb_slots,  # noqa: F401 - named by migration 0001, which made the field it defaulted
+    slot_problems,
+)
 
-KB_SLOTS = 10
 DIM_SLOTS = 7
 
 # Widths of the Agresso site values per layout (spec/layouts/agresso_lg04.csv).
@@ -49,12 +56,6 @@ AGRESSO_WIDTHS = {
 BATCH_SUFFIX_LEN = 8
 HEADER_TEXT_FIELDS = frozenset({"period", "period_name", "unit_code", "unit_name", "reference"})
 _SITE_CODE = re.compile(r"^[A-Za-z0-9_-]*$")
-
-
-class TransferRoute(models.TextChoices):
-    VISMA_FILE = "visma_file", _("Visma Fakturering – importfil")
-    AGRESSO_FILE = "agresso_file", _("Agresso / UBW – ordreimport LG04")
-    VISMA_API = "visma_api", _("Visma – direkte via webtjeneste")
 
 
 class VismaLayout(models.TextChoices):
@@ -91,10 +92,6 @@ def _blank_slots(n: int) -> list[str]:
     return [""] * n
 
 
-def default_kb_slots() -> list[str]:
-    return _blank_slots(KB_SLOTS)
-
-
 def default_dim_slots() -> list[str]:
     return _blank_slots(DIM_SLOTS)
 
@@ -105,12 +102,6 @@ class ExportProfile(models.Model):
 
     municipality = models.OneToOneField(
         Municipality, on_delete=models.CASCADE, related_name="export_profile"
-    )
-    transfer_route = models.CharField(
-        _("overføring"),
-        max_length=16,
-        choices=TransferRoute.choices,
-        default=TransferRoute.VISMA_FILE,
     )
     encoding = models.CharField(
         _("tegnsett"), max_length=16, choices=FileEncoding.choices, default=FileEncoding.ISO_8859_1
@@ -130,18 +121,6 @@ class ExportProfile(models.Model):
     )
     quantity_decimals = models.PositiveSmallIntegerField(
         _("antall (GRUNNLAG)"), choices=QuantityDecimals.choices, default=QuantityDecimals.TWO
-    )
-    default_oppdragsgiver = models.CharField(
-        _("standard oppdragsgiver"),
-        max_length=3,
-        blank=True,
-        help_text=_("3 siffer; brukes for tjenester uten egen oppdragsgiver."),
-    )
-    kb_slots = models.JSONField(
-        _("kontering KB01–KB10"),
-        default=default_kb_slots,
-        blank=True,
-        help_text=_("Hvilken dimensjon som går i hver KB-plass; tom = varens standard."),
     )
 
     # Agresso / UBW LG04
@@ -207,11 +186,6 @@ class ExportProfile(models.Model):
         verbose_name_plural = _("eksportoppsett")
         constraints = [
             models.CheckConstraint(
-                condition=Q(default_oppdragsgiver="")
-                | Q(default_oppdragsgiver__regex=r"^[0-9]{3}$"),
-                name="profile_oppdragsgiver_3_digits",
-            ),
-            models.CheckConstraint(
                 condition=Q(order_id_start__isnull=True)
                 | (
                     Q(order_id_start__gte=1)
@@ -233,26 +207,8 @@ class ExportProfile(models.Model):
         def add(field: str, message: str) -> None:
             errors.setdefault(field, []).append(message)
 
-        if self.default_oppdragsgiver and not re.fullmatch(r"[0-9]{3}", self.default_oppdragsgiver):
-            add("default_oppdragsgiver", str(_("Oppdragsgiver er tre siffer, f.eks. 013.")))
-
-        known = self._known_dimension_keys()
-        for field, size in (("kb_slots", KB_SLOTS), ("dim_slots", DIM_SLOTS)):
-            slots = getattr(self, field)
-            if not isinstance(slots, list) or len(slots) != size:
-                add(field, str(_("Må ha nøyaktig %(n)d plasser.") % {"n": size}))
-                continue
-            for i, key in enumerate(slots, start=1):
-                if not isinstance(key, str):
-                    add(field, str(_("Plass %(i)d er ugyldig.") % {"i": i}))
-                elif key and known is not None and key not in known:
-                    add(
-                        field,
-                        str(
-                            _("Plass %(i)d: «%(key)s» er ikke en dimensjon i kommunen.")
-                            % {"i": i, "key": key}
-                        ),
-                    )
+        for message in slot_problems(self.dim_slots, DIM_SLOTS, self._known_dimension_keys()):
+            add("dim_slots", message)
         required = self.dim_required
         if not isinstance(required, list) or any(
             not isinstance(n, int) or not 1 <= n <= DIM_SLOTS for n in required
@@ -338,12 +294,22 @@ class ExportProfile(models.Model):
                 "cs15_enabled",
                 str(_("Kundefilen CS15 oppretter kunder etter kundenummer: velg apar_id.")),
             )
-        if self.transfer_route == TransferRoute.AGRESSO_FILE:
+        if self.route() == TransferRoute.AGRESSO_FILE:
             for field in ("agresso_client", "voucher_type", "order_type", "responsible"):
                 if not getattr(self, field):
                     add(field, str(_("Påkrevd for Agresso-eksport.")))
             if start is None:
                 add("order_id_start", str(_("Agresso-eksport trenger en ordrenummerserie.")))
+
+    # The route the profile is checked against: the municipality's accounting settings, or the
+    # route a form is about to save together with the profile.
+    planned_route: str | None = None
+
+    def route(self) -> str:
+        if self.planned_route:
+            return self.planned_route
+        settings_ = AccountingSettings.objects.filter(municipality_id=self.municipality_id).first()
+        return settings_.transfer_route if settings_ is not None else TransferRoute.VISMA_FILE
 
     def _known_dimension_keys(self) -> set[str] | None:
         if self.municipality_id is None:

@@ -40,7 +40,16 @@ from core.actors import Actor, user_id
 from core.bulk import insert_from, update_by_key
 from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES, role_of
 from invoices.audit import audit
-from invoices.models import BasisStatus, InvoiceBasis, Municipality, Role, Unit, basis_reference
+from invoices.models import (
+    AccountingSettings,
+    BasisStatus,
+    InvoiceBasis,
+    Municipality,
+    Role,
+    Unit,
+    basis_reference,
+)
+from invoices.services import accounting_settings_get
 
 from .formats import agresso_cs15, agresso_lg04, visma_file
 from .formats.types import Finding, FormatError, WriteSummary
@@ -459,16 +468,21 @@ def _line_ending(profile: ExportProfile) -> Any:
 
 
 def visma_options(
-    profile: ExportProfile, *, layout: str, reference_text: str = ""
+    profile: ExportProfile,
+    accounting: AccountingSettings,
+    *,
+    layout: str,
+    reference_text: str = "",
 ) -> visma_file.VismaFileOptions:
-    """The Visma writer's options from a municipality's profile (ValueError if invalid)."""
+    """The Visma writer's options from a municipality's profile and accounting settings
+    (ValueError if invalid)."""
     return visma_file.VismaFileOptions(
         layout=layout,  # type: ignore[arg-type]
         encoding=profile.encoding,  # type: ignore[arg-type]
         line_ending=_line_ending(profile),
         quantity_decimals=profile.quantity_decimals,  # type: ignore[arg-type]
-        default_oppdragsgiver=profile.default_oppdragsgiver,
-        kb_slots=tuple(profile.kb_slots),
+        default_oppdragsgiver=accounting.default_oppdragsgiver,
+        kb_slots=tuple(accounting.kb_slots),
         reference_text=reference_text,
         include_zero_amount=True,  # zero-amount bases are left out by the selection
     )
@@ -566,6 +580,7 @@ class _Run:
     def _visma_options(self) -> visma_file.VismaFileOptions:
         return visma_options(
             self.profile,
+            accounting_settings_get(self.municipality),
             layout=self.export.layout,
             reference_text=f"Fakturagrunnlag {self.export.period} eksport {self.export.pk}",
         )

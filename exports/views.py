@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -30,10 +31,12 @@ from invoices.access import (
     require_access,
     scoped,
 )
-from invoices.models import BasisStatus, InvoiceBasis, Unit
+from invoices.forms import AccountingSettingsForm
+from invoices.models import BasisStatus, InvoiceBasis, TransferRoute, Unit
+from invoices.services import BasisActionError, accounting_settings_get, accounting_settings_update
 
 from .forms import PROFILE_SECTIONS, ExportProfileForm, OverrideExportForm, StartExportForm
-from .models import Export, ExportFormat, ExportItem, ExportProfile, TransferRoute
+from .models import Export, ExportFormat, ExportItem, ExportProfile
 from .services import (
     ExportError,
     ExportIntegrityError,
@@ -53,12 +56,8 @@ def _export_for(access: Access, pk: int) -> Export:
     )
 
 
-def _default_format(profile: ExportProfile) -> str:
-    return (
-        ExportFormat.AGRESSO
-        if profile.transfer_route == TransferRoute.AGRESSO_FILE
-        else ExportFormat.VISMA
-    )
+def _default_format(route: str) -> str:
+    return ExportFormat.AGRESSO if route == TransferRoute.AGRESSO_FILE else ExportFormat.VISMA
 
 
 @login_required
@@ -75,6 +74,7 @@ def period_preview(request: HttpRequest) -> HttpResponse:
         bases = bases.filter(unit__code=unit_code)
     totals = bases.aggregate(count=Count("pk"), total=Sum("total_ore"))
     profile = export_profile_get(access.municipality)
+    route = accounting_settings_get(access.municipality).transfer_route
     pending = (
         scoped(Export.objects.all(), access)
         .filter(period=period, status__in=["queued", "running"])
@@ -90,9 +90,9 @@ def period_preview(request: HttpRequest) -> HttpResponse:
             "count": totals["count"] or 0,
             "total": totals["total"] or 0,
             "profile": profile,
-            "default_format": _default_format(profile),
+            "default_format": _default_format(route),
             "formats": ExportFormat.choices,
-            "file_route": profile.transfer_route != TransferRoute.VISMA_API,
+            "file_route": route != TransferRoute.VISMA_API,
             "can_test": access.can(TEST_TRANSFER_ROLES),
             "pending": pending,
         },
@@ -218,7 +218,6 @@ def history(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def override(request: HttpRequest) -> HttpResponse:
     access = require_access(request, TEST_TRANSFER_ROLES)
-    profile = export_profile_get(access.municipality)
     if request.method == "POST":
         form = OverrideExportForm(request.POST, municipality=access.municipality)
         if form.is_valid():
@@ -250,7 +249,8 @@ def override(request: HttpRequest) -> HttpResponse:
                 else:
                     return redirect("exports:detail", pk=export.pk)
     else:
-        initial: dict[str, Any] = {"format": _default_format(profile)}
+        route = accounting_settings_get(access.municipality).transfer_route
+        initial: dict[str, Any] = {"format": _default_format(route)}
         basis_pk = request.GET.get("grunnlag", "")
         if basis_pk.isdigit():
             basis = scoped(InvoiceBasis.objects.all(), access).filter(pk=int(basis_pk)).first()
@@ -263,33 +263,65 @@ def override(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: HttpRequest) -> HttpResponse:
+    """The file channel's settings and, beside them, the municipality's accounting settings that
+    both channels read: two forms on one page, saved together or not at all."""
     access = require_access(request, ADMIN_ROLES)
-    profile = export_profile_get(access.municipality)
+    municipality = access.municipality
+    profile = export_profile_get(municipality)
+    accounting = accounting_settings_get(municipality)
     if request.method == "POST":
-        form = ExportProfileForm(request.POST, instance=profile, municipality=access.municipality)
-        if form.is_valid():
+        acc_form = AccountingSettingsForm(
+            request.POST, instance=accounting, municipality=municipality
+        )
+        route = acc_form.cleaned_data["transfer_route"] if acc_form.is_valid() else None
+        form = ExportProfileForm(
+            request.POST, instance=profile, municipality=municipality, route=route
+        )
+        if form.is_valid() and acc_form.is_valid():
             try:
-                export_profile_update(
-                    ExportProfile.objects.get(pk=profile.pk),
-                    values=form.values(),
-                    actor=request.user,
-                )
+                with transaction.atomic():
+                    accounting_settings_update(
+                        municipality, values=acc_form.values(), actor=request.user
+                    )
+                    export_profile_update(
+                        ExportProfile.objects.get(pk=profile.pk),
+                        values=form.values(),
+                        actor=request.user,
+                    )
             except ValidationError as exc:
-                if hasattr(exc, "error_dict"):
-                    for field, errors in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
-                else:
-                    form.add_error(None, exc)
-            except ExportError as exc:
+                _add_errors(exc, form, acc_form)
+            except (ExportError, BasisActionError) as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, _("Eksportoppsettet er lagret."))
                 return redirect("exports:profile")
     else:
-        form = ExportProfileForm(instance=profile, municipality=access.municipality)
-    sections = [(title, [form[name] for name in names]) for title, names in PROFILE_SECTIONS]
+        acc_form = AccountingSettingsForm(instance=accounting, municipality=municipality)
+        form = ExportProfileForm(instance=profile, municipality=municipality)
+    sections = [
+        (title, [form[name] if name in form.fields else acc_form[name] for name in names])
+        for title, names in PROFILE_SECTIONS
+    ]
     return render(
         request,
         "exports/profile_form.html",
-        {"form": form, "sections": sections, "profile": ExportProfile.objects.get(pk=profile.pk)},
+        {
+            "form": form,
+            "accounting_form": acc_form,
+            "sections": sections,
+            "profile": ExportProfile.objects.get(pk=profile.pk),
+        },
     )
+
+
+def _add_errors(exc: ValidationError, *forms: Any) -> None:
+    """A model's own check, shown under the field of whichever form has it."""
+    if not hasattr(exc, "error_dict"):
+        forms[0].add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        owner = next((f for f in forms if field in f.fields), None)
+        if owner is None:
+            forms[0].add_error(None, errors)
+        else:
+            owner.add_error(field, errors)

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
+    AccountingSettings,
     ApiToken,
     AuditEvent,
     DimensionDefinition,
@@ -54,6 +55,13 @@ class ReadOnlyInline(admin.TabularInline):
 class MunicipalityAdmin(admin.ModelAdmin):
     list_display = ["number", "name", "org_number", "created_at"]
     search_fields = ["number", "name"]
+
+
+@admin.register(AccountingSettings)
+class AccountingSettingsAdmin(ReadOnlyAdmin):
+    """Edited on the *Eksportoppsett* page, where every change is audited."""
+
+    list_display = ["municipality", "transfer_route", "default_oppdragsgiver"]
 
 
 @admin.register(Membership)

@@ -35,7 +35,17 @@ from django.utils.module_loading import module_has_submodule
 
 from .amounts import amount_for_quantity
 from .intake import intake_bases
-from .models import DimensionDefinition, Membership, Municipality, Role, Service, Unit
+from .models import (
+    AccountingSettings,
+    DimensionDefinition,
+    Membership,
+    Municipality,
+    Role,
+    Service,
+    TransferRoute,
+    Unit,
+    default_kb_slots,
+)
 
 DEMO_NUMBER = "9999"
 DEMO_NAME = "Demo kommune"
@@ -140,6 +150,16 @@ def setup_demo_municipality() -> Municipality:
                 "default_dimensions": dict(DEFAULT_DIMENSIONS),
             },
         )
+    kb_slots = default_kb_slots()
+    kb_slots[:3] = ["ansvar", "tjeneste", "prosjekt"]
+    AccountingSettings.objects.get_or_create(
+        municipality=municipality,
+        defaults={
+            "transfer_route": TransferRoute.VISMA_FILE,
+            "default_oppdragsgiver": "013",
+            "kb_slots": kb_slots,
+        },
+    )
     return municipality
 
 

@@ -5,7 +5,10 @@ Money is integer øre everywhere (BigIntegerField); quantities are Decimal with 
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -153,6 +156,118 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class TransferRoute(models.TextChoices):
+    """How the municipality's month reaches its accounting system; both channels ask it."""
+
+    VISMA_FILE = "visma_file", _("Visma Fakturering – importfil")
+    AGRESSO_FILE = "agresso_file", _("Agresso / UBW – ordreimport LG04")
+    VISMA_API = "visma_api", _("Visma – direkte via webtjeneste")
+
+
+# Visma's kontering slots KB01–KB10, the same in the import file and in the web service.
+KB_SLOTS = 10
+
+
+def default_kb_slots() -> list[str]:
+    return [""] * KB_SLOTS
+
+
+class AccountingSettings(models.Model):
+    """What every transfer route reads of the municipality's accounting set-up, next to the service
+    catalogue: the route it uses, the Visma oppdragsgiver for services without their own, and which
+    dimension goes in which Visma kontering slot. Each channel keeps only its own settings.
+
+    Changed only by the systemadministrator, and every change is audited with before and after.
+    """
+
+    municipality = models.OneToOneField(
+        Municipality, on_delete=models.CASCADE, related_name="accounting"
+    )
+    transfer_route = models.CharField(
+        _("overføring"),
+        max_length=16,
+        choices=TransferRoute.choices,
+        default=TransferRoute.VISMA_FILE,
+    )
+    default_oppdragsgiver = models.CharField(
+        _("standard oppdragsgiver"),
+        max_length=3,
+        blank=True,
+        help_text=_("3 siffer; brukes for tjenester uten egen oppdragsgiver."),
+    )
+    kb_slots = models.JSONField(
+        _("kontering KB01–KB10"),
+        default=default_kb_slots,
+        blank=True,
+        help_text=_("Hvilken dimensjon som går i hver KB-plass; tom = varens standard."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("regnskapsoppsett")
+        verbose_name_plural = _("regnskapsoppsett")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(default_oppdragsgiver="")
+                | Q(default_oppdragsgiver__regex=r"^[0-9]{3}$"),
+                name="accounting_oppdragsgiver_3_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Regnskapsoppsett for %(m)s") % {"m": self.municipality})
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.default_oppdragsgiver and not re.fullmatch(r"[0-9]{3}", self.default_oppdragsgiver):
+            errors["default_oppdragsgiver"] = [str(_("Oppdragsgiver er tre siffer, f.eks. 013."))]
+        known = (
+            set(self.municipality.dimensions.values_list("key", flat=True))  # type: ignore[attr-defined]
+            if self.municipality_id is not None
+            else None
+        )
+        slot_errors = slot_problems(self.kb_slots, KB_SLOTS, known)
+        if slot_errors:
+            errors["kb_slots"] = slot_errors
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def kb_slot_map(self) -> dict[int, str]:
+        """KB slot number (1–10) → dimension key, for the slots in use."""
+        return {i: key for i, key in enumerate(self.kb_slots[:KB_SLOTS], start=1) if key}
+
+    def snapshot(self) -> dict[str, object]:
+        """The settings as plain data, for the audit trail's before/after."""
+        return {
+            "transfer_route": self.transfer_route,
+            "default_oppdragsgiver": self.default_oppdragsgiver,
+            "kb_slots": list(self.kb_slots),
+        }
+
+
+def slot_problems(slots: object, size: int, known_keys: set[str] | None) -> list[str]:
+    """What is wrong with a list of dimension slots (each a dimension key of the municipality or
+    "", exactly `size` of them), in Bokmål; empty when nothing is."""
+    if not isinstance(slots, list) or len(slots) != size:
+        return [str(_("Må ha nøyaktig %(n)d plasser.") % {"n": size})]
+    problems = []
+    for i, key in enumerate(slots, start=1):
+        if not isinstance(key, str):
+            problems.append(str(_("Plass %(i)d er ugyldig.") % {"i": i}))
+        elif key and known_keys is not None and key not in known_keys:
+            problems.append(
+                str(
+                    _("Plass %(i)d: «%(key)s» er ikke en dimensjon i kommunen.")
+                    % {"i": i, "key": key}
+                )
+            )
+    return problems
 
 
 class Party(models.Model):

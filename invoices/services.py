@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -20,14 +21,17 @@ from django.utils.translation import gettext as _
 from core.actors import Actor, user_id, user_or_none
 from core.db import among
 
+from .access import role_of
 from .audit import audit
 from .models import (
+    AccountingSettings,
     ApiToken,
     BasisKind,
     BasisStatus,
     InvoiceBasis,
     InvoiceLine,
     Municipality,
+    Role,
 )
 from .validation import (
     BasisIn,
@@ -114,6 +118,49 @@ def api_token_authenticate(plaintext: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+# --- accounting settings -----------------------------------------------------------------------
+
+
+def accounting_settings_get(municipality: Municipality) -> AccountingSettings:
+    """The municipality's accounting settings, created with the defaults on first use."""
+    obj, _created = AccountingSettings.objects.get_or_create(municipality=municipality)
+    return obj
+
+
+ACCOUNTING_FIELDS = ("transfer_route", "default_oppdragsgiver", "kb_slots")
+
+
+@transaction.atomic
+def accounting_settings_update(
+    municipality: Municipality, *, values: Mapping[str, Any], actor: Actor
+) -> AccountingSettings:
+    """Apply validated settings (systemadministrator only) and audit what changed."""
+    if role_of(actor, municipality) != Role.SYSTEMADMINISTRATOR:
+        raise BasisActionError(_("Bare systemadministrator kan endre regnskapsoppsettet."))
+    unknown = set(values) - set(ACCOUNTING_FIELDS)
+    if unknown:
+        raise BasisActionError(_("Ukjente felter: %(f)s") % {"f": ", ".join(sorted(unknown))})
+    accounting_settings_get(municipality)
+    locked = AccountingSettings.objects.select_for_update().get(municipality=municipality)
+    before = locked.snapshot()
+    for name, value in values.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.updated_by = user_or_none(actor)
+    locked.save()
+    after = locked.snapshot()
+    changes = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+    if changes:
+        audit(
+            "accounting_settings.changed",
+            actor=actor,
+            municipality=municipality,
+            obj=locked,
+            changes=changes,
+        )
+    return locked
 
 
 # --- approval ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from invoices.models import (
+    AccountingSettings,
     BasisKind,
     BasisStatus,
     DimensionDefinition,
@@ -51,6 +52,11 @@ def user(username: str, municipality_obj: Municipality | None = None, role: Role
             user=u, municipality=municipality_obj, defaults={"role": role}
         )
     return u
+
+
+def accounting(m: Municipality, **values: Any) -> AccountingSettings:
+    """The municipality's accounting settings with `values` (route, oppdragsgiver, KB slots)."""
+    return AccountingSettings.objects.update_or_create(municipality=m, defaults=values)[0]
 
 
 def unit(m: Municipality, code: str = "HJT-NORD", name: str = "Hjemmetjenesten sone nord") -> Unit:

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from exports.demo import seed_demo as seed_export_profile
 from exports.models import ExportProfile
 from integrations.models import VismaSettings
-from invoices.models import AuditEvent
+from invoices.models import AccountingSettings, AuditEvent
+from invoices.services import accounting_settings_get
 
 # Text with the characters that break naive code: controls, NUL, surrogate-free unicode, URL bits.
 nasty = st.one_of(
@@ -108,11 +109,14 @@ PROFILE_FIELDS = (
 )
 @given(data=st.dictionaries(st.sampled_from(PROFILE_FIELDS), nasty, max_size=8))
 def test_export_profile_page_never_500s(data: dict[str, str], admin_a: Any) -> None:
-    seed_export_profile(admin_a.memberships.get().municipality)
+    municipality = admin_a.memberships.get().municipality
+    seed_export_profile(municipality)
+    accounting_settings_get(municipality)
     client = Client(raise_request_exception=False)
     client.force_login(admin_a)
-    before = list(ExportProfile.objects.values())
+    before = (list(ExportProfile.objects.values()), list(AccountingSettings.objects.values()))
     response = client.post(reverse("exports:profile"), data)
     assert response.status_code in (200, 302), response.status_code
     if response.status_code == 200:
-        assert list(ExportProfile.objects.values()) == before
+        after = (list(ExportProfile.objects.values()), list(AccountingSettings.objects.values()))
+        assert after == before

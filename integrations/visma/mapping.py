@@ -5,13 +5,13 @@ the municipality's kontering order once), so a 200-basis call costs the same few
 
 Decisions the contract leaves to us:
 - `oppdragsgiver` is per basis in the web service but per service in the catalogue. Each line's
-  service gives it (or the municipality's default in the export profile). A basis whose lines
+  service gives it (or the municipality's default in its accounting settings). A basis whose lines
   belong to more than one oppdragsgiver is not sent: it is rejected locally with a message that
   names them, since splitting it would break "one basis = one invoice = one referanse".
 - Names and addresses are cut to Visma's widths (navn/adresse 40, poststed 30), as the file route
   does; texts are wrapped at word boundaries into 50-character `tekst` lines, never cut.
-- Kontering KB01–KB10 follows the export profile's KB slot mapping, as the import file does (a
-  blank slot is left out, so Visma uses the vare's default). Without an export profile, the
+- Kontering KB01–KB10 follows the accounting settings' KB slot mapping, as the import file does (a
+  blank slot is left out, so Visma uses the vare's default). Without accounting settings, the
   municipality's dimensions in their order (first dimension → KB01).
 - Anything Visma would reject for certain (missing postcode, vare, oppdragsgiver, a bad customer
   number, an amount that is not quantity × price) is reported before any call is made.
@@ -31,7 +31,9 @@ from typing import Any
 from core.db import fetch_rows
 from invoices.amounts import amount_for_quantity
 from invoices.models import (
+    KB_SLOTS,
     LINE_COLUMNS,
+    AccountingSettings,
     DimensionDefinition,
     InvoiceBasis,
     InvoiceLine,
@@ -49,7 +51,6 @@ TEXT_WIDTH = 50
 MAX_TEXTS = 99
 MAX_LINES = 99
 KB_WIDTH = 12
-KB_SLOTS = 10
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (3, 4, 9, 11)}
 
@@ -81,20 +82,16 @@ class Rejected:
 
 
 def context_for(municipality: Municipality) -> MappingContext:
-    default_og, slots = "", {}
-    profile = _export_profile(municipality)
-    raw = getattr(profile, "kb_slots", None) if profile is not None else None
-    if isinstance(raw, list):
-        # The export profile decides, as it does for the file: a blank slot is left out, so
+    settings = AccountingSettings.objects.filter(municipality=municipality).first()
+    if settings is not None:
+        # The accounting settings decide, as they do for the file: a blank slot is left out, so
         # Visma uses the vare's default, exactly as in the import file.
-        default_og = getattr(profile, "default_oppdragsgiver", "") or ""
-        slots = {i: key for i, key in enumerate(raw[:KB_SLOTS], start=1) if key}
+        default_og, slots = settings.default_oppdragsgiver, settings.kb_slot_map
     else:
-        if profile is not None:
-            default_og = getattr(profile, "default_oppdragsgiver", "") or ""
         keys = DimensionDefinition.objects.filter(municipality=municipality).order_by(
             "position", "key"
         )
+        default_og = ""
         slots = dict(enumerate(keys.values_list("key", flat=True)[:KB_SLOTS], start=1))
     services = {
         pk: (og, vare, vat, dims or {})
@@ -103,15 +100,6 @@ def context_for(municipality: Municipality) -> MappingContext:
         ).values_list("pk", "visma_oppdragsgiver", "visma_vare", "vat_code", "default_dimensions")
     }
     return MappingContext(default_oppdragsgiver=default_og, kb_slots=slots, services=services)
-
-
-def _export_profile(municipality: Municipality) -> Any:
-    # The export profile belongs to the file-export app; the web service only borrows two values.
-    try:
-        from exports.models import ExportProfile
-    except ImportError:  # pragma: no cover - the app is always installed in this project
-        return None
-    return ExportProfile.objects.filter(municipality=municipality).first()
 
 
 _BASIS_COLUMNS = (

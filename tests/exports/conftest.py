@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from exports.models import CustomerMode, ExportProfile, TransferRoute
-from invoices.models import Municipality
+from exports.models import CustomerMode, ExportProfile
+from invoices.models import Municipality, TransferRoute
+from tests import factories
 
 
 @pytest.fixture(autouse=True)
@@ -22,23 +23,22 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def visma_profile(kommune_a: Municipality) -> ExportProfile:
-    profile, _ = ExportProfile.objects.update_or_create(
-        municipality=kommune_a,
-        defaults={
-            "transfer_route": TransferRoute.VISMA_FILE,
-            "default_oppdragsgiver": "013",
-            "kb_slots": ["ansvar", "tjeneste", "prosjekt", "", "", "", "", "", "", ""],
-        },
+    factories.accounting(
+        kommune_a,
+        transfer_route=TransferRoute.VISMA_FILE,
+        default_oppdragsgiver="013",
+        kb_slots=["ansvar", "tjeneste", "prosjekt", "", "", "", "", "", "", ""],
     )
+    profile, _ = ExportProfile.objects.get_or_create(municipality=kommune_a)
     return profile
 
 
 @pytest.fixture
 def agresso_profile(kommune_a: Municipality) -> ExportProfile:
+    factories.accounting(kommune_a, transfer_route=TransferRoute.AGRESSO_FILE)
     profile, _ = ExportProfile.objects.update_or_create(
         municipality=kommune_a,
         defaults={
-            "transfer_route": TransferRoute.AGRESSO_FILE,
             "agresso_client": "DK",
             "voucher_type": "FK",
             "order_type": "FS",

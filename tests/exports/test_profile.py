@@ -12,7 +12,10 @@ from exports.demo import seed_demo
 from exports.forms import PROFILE_SECTIONS, ExportProfileForm
 from exports.models import Export, ExportProfile, ExportStatus
 from exports.services import ExportError, export_profile_get, export_profile_update
-from invoices.models import AuditEvent, Municipality
+from invoices.demo_data import setup_demo_municipality
+from invoices.forms import AccountingSettingsForm
+from invoices.models import AccountingSettings, AuditEvent, Municipality
+from invoices.services import BasisActionError, accounting_settings_get, accounting_settings_update
 from tests import factories
 from tests.exports.helpers import DIMS, read_agresso, run_export
 
@@ -20,11 +23,17 @@ pytestmark = pytest.mark.django_db
 
 
 def form_data(profile: ExportProfile, **changes: Any) -> dict[str, Any]:
-    """What the page posts for `profile`, with `changes` applied."""
-    form = ExportProfileForm(instance=profile, municipality=profile.municipality)
+    """What the page posts for `profile` and the municipality's accounting settings, with
+    `changes` applied."""
+    municipality = profile.municipality
+    form = ExportProfileForm(instance=profile, municipality=municipality)
+    accounting = AccountingSettingsForm(
+        instance=accounting_settings_get(municipality), municipality=municipality
+    )
     data: dict[str, Any] = {}
-    for name, field in form.fields.items():
-        value = form.initial.get(name, field.initial)
+    for name, field in [*form.fields.items(), *accounting.fields.items()]:
+        form_of = form if name in form.fields else accounting
+        value = form_of.initial.get(name, field.initial)
         if name in ("kb_slots", "dim_slots"):
             for i, slot in enumerate(value):
                 data[f"{name}_{i}"] = slot
@@ -49,7 +58,9 @@ def form_data(profile: ExportProfile, **changes: Any) -> dict[str, Any]:
 def test_defaults_are_a_valid_visma_profile(kommune_a: Municipality) -> None:
     profile = export_profile_get(kommune_a)
     profile.full_clean()
-    assert (profile.transfer_route, profile.visma_layout, profile.encoding) == (
+    accounting = accounting_settings_get(kommune_a)
+    accounting.full_clean()
+    assert (accounting.transfer_route, profile.visma_layout, profile.encoding) == (
         "visma_file",
         "extended",
         "iso-8859-1",
@@ -59,14 +70,17 @@ def test_defaults_are_a_valid_visma_profile(kommune_a: Municipality) -> None:
         2,
         "classic",
     )
-    assert profile.kb_slots == [""] * 10 and profile.dim_slots == [""] * 7
+    assert accounting.kb_slots == [""] * 10 and profile.dim_slots == [""] * 7
 
 
-def test_every_field_on_the_page_once_and_a_real_profile_field() -> None:
+def test_every_field_on_the_page_once_and_a_real_profile_or_accounting_field() -> None:
     placed = [name for _title, names in PROFILE_SECTIONS for name in names]
     assert len(placed) == len(set(placed))
     model_fields = {f.name for f in ExportProfileForm.Meta.model._meta.get_fields()}
-    assert set(placed) <= model_fields
+    accounting_fields = set(AccountingSettingsForm.Meta.fields)
+    assert set(placed) == set(ExportProfileForm.Meta.fields) | accounting_fields
+    assert set(ExportProfileForm.Meta.fields) <= model_fields
+    assert not accounting_fields & model_fields  # each setting has one home
     # What the system keeps to itself is never on the form.
     assert "order_id_next" in model_fields and "order_id_next" not in placed
 
@@ -88,14 +102,17 @@ def test_admin_saves_the_profile_and_the_change_is_audited(
 
     assert response.status_code == 302, response.content.decode()[:2000]
     profile.refresh_from_db()
-    assert profile.default_oppdragsgiver == "013"
-    assert profile.kb_slots[:2] == ["ansvar", "tjeneste"]
+    accounting = AccountingSettings.objects.get(municipality=kommune_a)
+    assert accounting.default_oppdragsgiver == "013"
+    assert accounting.kb_slots[:2] == ["ansvar", "tjeneste"]
     assert profile.line_ending == "lf"
     event = AuditEvent.objects.get(action="export_profile.changed")
     assert event.actor_id == admin_a.pk
-    assert event.data["changes"]["line_ending"] == {"before": "crlf", "after": "lf"}
+    assert event.data["changes"] == {"line_ending": {"before": "crlf", "after": "lf"}}
+    event = AuditEvent.objects.get(action="accounting_settings.changed")
+    assert event.actor_id == admin_a.pk
     assert event.data["changes"]["default_oppdragsgiver"] == {"before": "", "after": "013"}
-    assert "encoding" not in event.data["changes"]
+    assert "transfer_route" not in event.data["changes"]
 
 
 @pytest.mark.parametrize(
@@ -120,17 +137,31 @@ def test_admin_saves_the_profile_and_the_change_is_audited(
         ({"cs15_enabled": "on", "customer_mode": "id_in_text"}, "cs15_enabled", "apar_id"),
     ],
 )
-def test_form_refuses_bad_settings_with_a_norwegian_message(
-    kommune_a: Municipality, changes: dict[str, Any], field: str, message: str
+def test_page_refuses_bad_settings_with_a_norwegian_message_and_stores_nothing(
+    kommune_a: Municipality, admin_a: Any, changes: dict[str, Any], field: str, message: str
 ) -> None:
     profile = export_profile_get(kommune_a)
-    form = ExportProfileForm(
-        form_data(profile, **changes), instance=profile, municipality=kommune_a
+    data = form_data(profile, **changes)
+    before = (
+        list(ExportProfile.objects.values()),
+        list(AccountingSettings.objects.values()),
+        AuditEvent.objects.count(),
     )
-    assert not form.is_valid()
-    assert field in form.errors, form.errors
-    assert message in " ".join(str(e) for e in form.errors[field])
-    assert ExportProfile.objects.get(pk=profile.pk).default_oppdragsgiver == ""
+    client = Client()
+    client.force_login(admin_a)
+
+    response = client.post(reverse("exports:profile"), data)
+
+    assert response.status_code == 200
+    errors = {**response.context["form"].errors, **response.context["accounting_form"].errors}
+    assert field in errors, errors
+    assert message in " ".join(str(e) for e in errors[field])
+    after = (
+        list(ExportProfile.objects.values()),
+        list(AccountingSettings.objects.values()),
+        AuditEvent.objects.count(),
+    )
+    assert after == before
 
 
 def test_wide_layout_allows_wider_site_values(kommune_a: Municipality) -> None:
@@ -154,10 +185,15 @@ def test_only_the_systemadministrator_may_change_it(
     for actor in (merkantil_a, superbruker_a, None):
         with pytest.raises(ExportError):
             export_profile_update(profile, values={"line_ending": "lf"}, actor=actor)
+        with pytest.raises(BasisActionError):
+            accounting_settings_update(
+                kommune_a, values={"transfer_route": "agresso_file"}, actor=actor
+            )
     client = Client()
     client.force_login(merkantil_a)
     assert client.post(reverse("exports:profile"), form_data(profile)).status_code == 403
     assert ExportProfile.objects.get(pk=profile.pk).line_ending == "crlf"
+    assert accounting_settings_get(kommune_a).transfer_route == "visma_file"
 
 
 def test_order_series_never_moves_back_over_used_ids(
@@ -212,6 +248,7 @@ def test_a_series_already_used_up_cannot_hand_out_more(
 def test_demo_profile_is_valid_idempotent_and_exports(
     kommune_a: Municipality, merkantil_a: Any
 ) -> None:
+    setup_demo_municipality()
     assert seed_demo(kommune_a) == "export profile created"
     profile = ExportProfile.objects.get(municipality=kommune_a)
     profile.line_ending = "lf"
@@ -223,7 +260,7 @@ def test_demo_profile_is_valid_idempotent_and_exports(
     assert (profile.agresso_client, profile.voucher_type, profile.order_type) == ("DK", "FK", "FS")
     assert profile.dim_slots == ["ansvar", "tjeneste", "", "", "prosjekt", "", ""]
     assert profile.dim_required == [5]
-    assert profile.kb_slots[:3] == ["ansvar", "tjeneste", "prosjekt"]
+    assert accounting_settings_get(kommune_a).kb_slots[:3] == ["ansvar", "tjeneste", "prosjekt"]
 
     factories.basis(kommune_a, lines=[{"dimensions": DIMS}])
     visma = run_export(kommune_a, merkantil_a, fmt="visma")

@@ -55,11 +55,9 @@ def test_basis_maps_to_the_contract(kommune_a):
     assert all(1 <= len(t) <= 50 for t in line.tekster) and len(line.tekster) == 3
 
 
-def test_export_profile_kb_slots_win(kommune_a):
-    from exports.models import ExportProfile
-
-    ExportProfile.objects.create(
-        municipality=kommune_a,
+def test_accounting_settings_kb_slots_win(kommune_a):
+    factories.accounting(
+        kommune_a,
         kb_slots=["", "", "", "prosjekt", "", "", "", "", "", "ansvar"],
         default_oppdragsgiver="014",
     )
@@ -70,13 +68,11 @@ def test_export_profile_kb_slots_win(kommune_a):
     soap = _one(basis)
     assert isinstance(soap, SoapBasis)
     assert soap.linjer[0].kontering == {4: "2", 10: "1"}
-    assert soap.oppdragsgiver == "014"  # the profile's default for a service without its own
+    assert soap.oppdragsgiver == "014"  # the municipality's default for a service without its own
 
 
-def test_blank_profile_slots_leave_kontering_to_the_vare_as_the_file_does(kommune_a):
-    from exports.models import ExportProfile
-
-    ExportProfile.objects.create(municipality=kommune_a)  # every KB slot blank
+def test_blank_slots_leave_kontering_to_the_vare_as_the_file_does(kommune_a):
+    factories.accounting(kommune_a)  # every KB slot blank
     basis = factories.basis(kommune_a, lines=[{"dimensions": {"ansvar": "1"}}])
     soap = _one(basis)
     assert isinstance(soap, SoapBasis)
