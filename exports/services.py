@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from core.actors import Actor, user_id
 from core.bulk import insert_from, update_by_key
+from invoices import state
 from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES, role_of
 from invoices.audit import audit
 from invoices.models import (
@@ -1019,9 +1020,9 @@ class _Run:
             now = timezone.now()
             if not export.is_test:
                 expected = items.filter(basis_status=BasisStatus.APPROVED).count()
-                marked = InvoiceBasis.objects.filter(
-                    pk__in=items.values("basis_id"), status=BasisStatus.APPROVED
-                ).update(status=BasisStatus.EXPORTED, updated_at=now)
+                marked = state.mark_exported(
+                    InvoiceBasis.objects.filter(pk__in=items.values("basis_id"))
+                )
                 if marked != expected:
                     raise _BasesChanged([], abs(expected - marked))
 

@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.actors import Actor, user_or_none
+from invoices import state
 from invoices.audit import audit
 from invoices.identifiers import is_valid_kid
 from invoices.models import BasisStatus, InvoiceBasis, Municipality, basis_reference
@@ -318,7 +319,7 @@ def _create_transfer(
     if inserted != len(rows):  # pragma: no cover - the rows are locked; a mismatch is a bug
         raise IntegrityError("the selection changed while the outbox was written")
     if not test:
-        moved = _selected(municipality, period, basis_ids).update(status=BasisStatus.SENDING)
+        moved = state.mark_sending(_selected(municipality, period, basis_ids))
         if moved != len(rows):  # pragma: no cover - rows are locked; a mismatch is a bug
             raise IntegrityError("approved bases changed while locked")
     audit(
@@ -429,9 +430,7 @@ def _create_retry(old: Transfer, actor: Actor, include_rejected: bool) -> Transf
         counts={AttemptState.PENDING.value: len(rows)},
     )
     _write_attempts(transfer, [(pk, failed[pk]) for pk, _ in rows])
-    InvoiceBasis.objects.filter(pk__in=[pk for pk, _ in rows], status=BasisStatus.FAILED).update(
-        status=BasisStatus.SENDING
-    )
+    state.mark_sending([pk for pk, _ in rows], again=True)
     audit(
         "visma.transfer_retry_started",
         actor=actor,
@@ -628,6 +627,9 @@ class _Outcome:
     now: Any = field(default_factory=timezone.now)
     sent_bases: set[int] = field(default_factory=set)
     failed_bases: set[int] = field(default_factory=set)
+    # Of the failed, those Visma refused (AVVIST, or our own check before the call): it stored
+    # nothing, so the basis may be taken back and corrected.
+    refused_bases: set[int] = field(default_factory=set)
 
     def _release(self, a: TransferAttempt) -> None:
         a.claimed_by = ""
@@ -658,6 +660,7 @@ class _Outcome:
         a.messages = _meldinger(meldinger)
         a.retryable = False
         self.failed_bases.add(a.basis_id)
+        self.refused_bases.add(a.basis_id)
 
     def failed(self, a: TransferAttempt, message: str, *, retryable: bool = True) -> None:
         self._final(a, AttemptState.FAILED)
@@ -964,13 +967,11 @@ def _record(claim: _Claim, outcome: _Outcome) -> None:
         _write_attempts_outcome(rows, claim.token)
         if not claim.transfer.is_test:
             if outcome.sent_bases:
-                InvoiceBasis.objects.filter(
-                    pk__in=outcome.sent_bases, status=BasisStatus.SENDING
-                ).update(status=BasisStatus.SENT)
+                state.mark_sent(sorted(outcome.sent_bases))
             if outcome.failed_bases:
-                InvoiceBasis.objects.filter(
-                    pk__in=outcome.failed_bases, status=BasisStatus.SENDING
-                ).update(status=BasisStatus.FAILED)
+                state.mark_failed(sorted(outcome.failed_bases - outcome.refused_bases))
+            if outcome.refused_bases:
+                state.mark_failed(sorted(outcome.refused_bases), refused=True)
     _refresh_counts_now_and_then(claim.transfer.pk)
 
 
@@ -1037,9 +1038,7 @@ def _fail_pending(transfer_id: int, message: str, now: Any) -> None:
         claimed_by="",
         claimed_at=None,
     )
-    InvoiceBasis.objects.filter(pk__in=basis_ids, status=BasisStatus.SENDING).update(
-        status=BasisStatus.FAILED
-    )
+    state.mark_failed(basis_ids)
 
 
 def _settle(transfer_id: int) -> None:

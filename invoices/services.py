@@ -14,13 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.actors import Actor, user_id, user_or_none
 from core.db import among
 
+from . import state
 from .access import role_of
 from .audit import audit
 from .models import (
@@ -235,9 +236,7 @@ def invoice_basis_approve(
                 result.warnings += bool(report.warnings)
                 result.total_ore += report.total_ore
         if good:
-            InvoiceBasis.objects.filter(among("id", good), status=BasisStatus.RECEIVED).update(
-                status=BasisStatus.APPROVED, approved_at=now, approved_by=user, updated_at=now
-            )
+            state.approve(good, by=user, at=now)
             result.approved_ids.extend(good)
     if result.approved_ids or result.invalid:
         audit(
@@ -252,41 +251,23 @@ def invoice_basis_approve(
     return result
 
 
-def _chunks(ids: list[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), BATCH):
-        yield ids[start : start + BATCH]
-
-
 @transaction.atomic
 def invoice_basis_unapprove(
     bases: QuerySet[InvoiceBasis] | Iterable[InvoiceBasis], actor: Actor
 ) -> int:
     """Withdraw approval (→ received) for bases not yet exported or sent, so they can be corrected.
 
-    Also takes back a *failed* basis, but only one whose every real Visma attempt was rejected
-    (AVVIST: Visma stored nothing). A basis that failed for any other reason may have reached Visma
-    and is sent again from its transfer instead, where HentStatus is asked first."""
+    Also takes back a *failed* basis, but only one the receiver refused (`refused_by_receiver`,
+    set by the channel: it stored nothing). A basis that failed for any other reason may have
+    reached the receiver and is sent again from its transfer instead."""
     queryset, municipality = _ids_and_municipality(bases)
     if municipality is None:
         return 0
-    locked = queryset.select_for_update()
-    approved = locked.filter(status=BasisStatus.APPROVED)
-    rejected_only = locked.filter(status=BasisStatus.FAILED).exclude(
-        pk__in=InvoiceBasis.objects.filter(
-            visma_attempts__is_test=False,
-        )
-        .exclude(visma_attempts__state="rejected")
-        .values("pk")
+    withdrawable = queryset.select_for_update().filter(
+        Q(status=BasisStatus.APPROVED) | Q(status=BasisStatus.FAILED, refused_by_receiver=True)
     )
-    ids = sorted(
-        set(approved.values_list("pk", flat=True)) | set(rejected_only.values_list("pk", flat=True))
-    )
-    now = timezone.now()
-    withdrawable = (BasisStatus.APPROVED, BasisStatus.FAILED)
-    for chunk in _chunks(ids):
-        InvoiceBasis.objects.filter(among("id", chunk), status__in=withdrawable).update(
-            status=BasisStatus.RECEIVED, approved_at=None, approved_by=None, updated_at=now
-        )
+    ids = sorted(withdrawable.values_list("pk", flat=True))
+    state.take_back(ids)
     if ids:
         audit(
             "invoice_basis.unapprove",

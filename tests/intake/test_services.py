@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from invoices import state
 from invoices.models import (
     ApiToken,
     AuditEvent,
@@ -251,27 +252,19 @@ def test_api_tokens(kommune_a: Municipality, admin_a: Any) -> None:
         api_token_create(kommune_a, " ", admin_a)
 
 
-def test_unapprove_takes_back_failed_bases_only_when_visma_rejected_them(
+def test_unapprove_takes_back_failed_bases_only_when_the_receiver_refused_them(
     kommune_a: Municipality, merkantil_a: Any, services_a: Any
 ) -> None:
-    from integrations.models import AttemptState, Transfer, TransferAttempt
+    refused = factories.basis(kommune_a, status=BasisStatus.SENDING)
+    uncertain = factories.basis(kommune_a, status=BasisStatus.SENDING)
+    # What a channel says: one refused by the receiver (nothing stored), one given up after
+    # transient errors (the receiver may have it, so it must be sent again, not edited).
+    state.mark_failed([refused.pk], refused=True)
+    state.mark_failed([uncertain.pk])
 
-    rejected = factories.basis(kommune_a, status=BasisStatus.FAILED)
-    uncertain = factories.basis(kommune_a, status=BasisStatus.FAILED)
-    transfer = Transfer.objects.create(municipality=kommune_a, period="2026-10")
-    TransferAttempt.objects.create(
-        transfer=transfer, basis=rejected, reference=rejected.reference, state=AttemptState.REJECTED
-    )
-    # Gave up after transient errors: Visma may have it, so it must be sent again, not edited.
-    TransferAttempt.objects.create(
-        transfer=transfer,
-        basis=uncertain,
-        reference=uncertain.reference,
-        state=AttemptState.FAILED,
-        retryable=True,
-    )
     assert invoice_basis_unapprove(InvoiceBasis.objects.all(), merkantil_a) == 1
-    rejected.refresh_from_db()
+
+    refused.refresh_from_db()
     uncertain.refresh_from_db()
-    assert rejected.status == BasisStatus.RECEIVED
+    assert (refused.status, refused.refused_by_receiver) == (BasisStatus.RECEIVED, False)
     assert uncertain.status == BasisStatus.FAILED

@@ -17,6 +17,7 @@ from integrations.visma.mapping import context_for, load
 from integrations.visma.types import SoapBasis
 from invoices.identifiers import is_valid_kid
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis
+from invoices.services import invoice_basis_unapprove
 from tests import factories
 from tests.integrations.conftest import DEMO_PASSWORD, configure
 from tests.integrations.helpers import bulk_bases, per_ref, run_transfer, states
@@ -63,6 +64,8 @@ def test_rejected_bases_get_visma_messages_and_can_be_corrected(
     # The basis leaves *sending* for *failed*: not locked, so it can be corrected.
     assert _status(bad.pk) == BasisStatus.FAILED
     assert not InvoiceBasis.objects.get(pk=bad.pk).is_locked
+    # Visma stored nothing: the channel says so, and the domain lets the basis be taken back.
+    assert InvoiceBasis.objects.get(pk=bad.pk).refused_by_receiver
     assert _status(good.pk) == BasisStatus.SENT
     assert transfer.status == "done"
     # A rejected basis is not offered for a plain resend.
@@ -76,7 +79,26 @@ def test_rejected_bases_get_visma_messages_and_can_be_corrected(
     )
     assert states(retry) == {"sent": 1}
     assert _status(bad.pk) == BasisStatus.SENT
+    assert not InvoiceBasis.objects.get(pk=bad.pk).refused_by_receiver
     assert simulator.stats()["stored_more_than_once"] == []
+
+
+def test_a_refused_basis_can_be_taken_back_and_corrected_but_not_a_basis_that_gave_up(
+    kommune_a, visma_a, simulator, merkantil_a, settings
+):
+    unknown_vare = factories.service(kommune_a, code="XX", visma_vare="0999")
+    refused = factories.basis(kommune_a, lines=[{"service": unknown_vare}])
+    run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+    settings.VISMA_MAX_SEND_ATTEMPTS = 2
+    gave_up = factories.basis(kommune_a, status=BasisStatus.APPROVED)
+    simulator.set_faults(dedup=False, http_5xx_rate=1.0, operations=["SendFakturagrunnlag"])
+    run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
+    assert _status(gave_up.pk) == BasisStatus.FAILED
+
+    assert invoice_basis_unapprove(InvoiceBasis.objects.all(), merkantil_a) == 1
+    assert _status(refused.pk) == BasisStatus.RECEIVED
+    assert not InvoiceBasis.objects.get(pk=refused.pk).refused_by_receiver
+    assert _status(gave_up.pk) == BasisStatus.FAILED
 
 
 def test_wrong_password_stops_the_run_and_retry_after_fix_sends(
@@ -319,6 +341,8 @@ def test_failures_after_the_cap_are_failed_retryable_and_visible(
     assert {a.send_count for a in attempts} == {3}
     assert all(a.retryable and "503" in a.last_error for a in attempts)
     assert {_status(pk) for pk in ids} == {BasisStatus.FAILED}
+    # It may have passed: sent again from the transfer, never taken back to be edited.
+    assert not InvoiceBasis.objects.filter(pk__in=ids, refused_by_receiver=True).exists()
     assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 3
 
     simulator.set_faults(http_5xx_rate=0)
