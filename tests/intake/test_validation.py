@@ -224,6 +224,10 @@ IDS = [
     ("15899010083", None),  # remainder 3
     (factories.DNR, None),
     (factories.FNR_OTHER, None),
+    ("15499010076", None),  # H-nummer (month + 40)
+    ("15499010181", None),  # H-nummer, 2032 rule
+    ("15499010077", "invalid_checksum"),  # H-nummer, K2 wrong
+    ("31429010031", "invalid_date"),  # H-nummer for 31 February
     ("15899010050", "invalid_checksum"),  # K2 wrong
     ("15899010058", "invalid_checksum"),
     ("1589901005", "invalid_format"),
