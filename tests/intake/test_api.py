@@ -312,10 +312,21 @@ def test_precedence(client: Client, token_a: str, token_b: str) -> None:
 
 def test_error_body_shape(client: Client, token_a: str) -> None:
     doc = helpers.document([helpers.basis(lines=[helpers.line(amount_ore=1)])])
-    body = post(client, doc, token_a).json()
-    assert set(body) == {"errors"}
-    assert set(body["errors"][0]) == {"index", "source_reference", "field", "code", "message"}
-    assert json.dumps(body)  # plain JSON all the way
+    response = post(client, doc, token_a)
+    assert (response.status_code, response["Content-Type"]) == (400, "application/json")
+    # The bytes as sent, with the spec's types: index a number, everything else strings.
+    assert json.loads(response.content.decode("utf-8")) == {
+        "errors": [
+            {
+                "index": 0,
+                "source_reference": "HT-2026-10-000001",
+                "field": "lines[0].amount_ore",
+                "code": "amount_mismatch",
+                "message": "Beløpet skal være 86000 øre (antall × enhetspris, avrundet til hele"
+                " øre), ikke 1",
+            }
+        ]
+    }
 
 
 def test_messages_are_bokmal_whatever_the_client_asks_for(client: Client, token_a: str) -> None:
