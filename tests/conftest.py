@@ -19,6 +19,7 @@ from django.db import connection
 
 from invoices.models import Municipality, Role
 from tests import factories
+from tests.skip_summary import pytest_terminal_summary  # noqa: F401  (the hook, registered here)
 
 REQUIRE_ALL = os.environ.get("REQUIRE_ALL_SERVICES", "") in {"1", "true", "yes"}
 
