@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
+VAR_DIR = ROOT / "var"
 PY = VENV / "bin" / "python"
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "8000"))
@@ -122,6 +123,10 @@ def test(pytest_args: list[str]) -> int:
     if os.environ.get("CI"):
         env.setdefault("REQUIRE_ALL_SERVICES", "1")
     check_env = {**env, "DJANGO_ENV": "production", **PRODUCTION_CHECK_ENV}
+    # The tests' own plugin (tests/skip_summary.py) writes its closing line here; printed last.
+    VAR_DIR.mkdir(exist_ok=True)
+    skip_file = VAR_DIR / f"pytest-skips-{os.getpid()}.txt"
+    pytest_env = {**env, "PYTEST_SKIP_SUMMARY": str(skip_file)}
     steps: list[tuple[str, list[str | Path], dict[str, str]]] = [
         ("ruff", [PY, "-m", "ruff", "check", "."], env),
         ("ruff format", [PY, "-m", "ruff", "format", "--check", "."], env),
@@ -131,7 +136,7 @@ def test(pytest_args: list[str]) -> int:
             [PY, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
             check_env,
         ),
-        ("pytest", [PY, "-m", "pytest", *pytest_args], env),
+        ("pytest", [PY, "-m", "pytest", *pytest_args], pytest_env),
     ]
     failed = []
     for name, args, step_env in steps:
@@ -142,9 +147,13 @@ def test(pytest_args: list[str]) -> int:
         if code != 0:
             failed.append(name)
     if failed:
-        print("Failed:", ", ".join(failed), file=sys.stderr)
-        return 1
-    return 0
+        print("Failed:", ", ".join(failed), file=sys.stderr, flush=True)
+    if skip_file.exists():
+        print(skip_file.read_text(encoding="utf-8").strip(), flush=True)
+        skip_file.unlink()
+    else:
+        print("pytest ended before it could count its skipped tests.", flush=True)
+    return 1 if failed else 0
 
 
 # Throwaway values that satisfy production's checks, only for `check --deploy` in the test command.

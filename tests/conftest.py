@@ -1,9 +1,12 @@
 """Shared fixtures: personas of two municipalities, and the rule that CI never skips.
 
 Personas (style.md): admin, merkantil and superbruker of kommune A (9999 Demo kommune), and
-merkantil of kommune B (9998 Nabokommune). Tests that need PostgreSQL, Redis or Chromium call
-`require_service(...)`; without the service they skip, and with REQUIRE_ALL_SERVICES=1 (set by CI)
-that skip becomes a failure.
+merkantil of kommune B (9998 Nabokommune). Two more belong to both municipalities with a different
+role in each, so a role taken from the wrong membership shows: `admin_a_lese_b`
+(systemadministrator in A, lesetilgang in B) and `merkantil_a_admin_b` (the reverse).
+
+Tests that need PostgreSQL, Redis or Chromium call `require_service(...)`; without the service
+they skip, and with REQUIRE_ALL_SERVICES=1 (set by CI) that skip becomes a failure.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.db import connection
 
 from invoices.models import Municipality, Role
 from tests import factories
+from tests.skip_summary import pytest_terminal_summary  # noqa: F401  (the hook, registered here)
 
 REQUIRE_ALL = os.environ.get("REQUIRE_ALL_SERVICES", "") in {"1", "true", "yes"}
 
@@ -101,3 +105,20 @@ def personas(admin_a, merkantil_a, superbruker_a, merkantil_b) -> dict[str, Any]
         "merkantil_b": merkantil_b,
         "anonymous": None,
     }
+
+
+@pytest.fixture
+def admin_a_lese_b(kommune_a: Municipality, kommune_b: Municipality):  # type: ignore[no-untyped-def]
+    factories.user("admin_a_lese_b", kommune_a, Role.SYSTEMADMINISTRATOR)
+    return factories.user("admin_a_lese_b", kommune_b, Role.LESETILGANG)
+
+
+@pytest.fixture
+def merkantil_a_admin_b(kommune_a: Municipality, kommune_b: Municipality):  # type: ignore[no-untyped-def]
+    factories.user("merkantil_a_admin_b", kommune_a, Role.MERKANTIL)
+    return factories.user("merkantil_a_admin_b", kommune_b, Role.SYSTEMADMINISTRATOR)
+
+
+@pytest.fixture
+def two_municipality_users(admin_a_lese_b, merkantil_a_admin_b) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {"admin_a_lese_b": admin_a_lese_b, "merkantil_a_admin_b": merkantil_a_admin_b}

@@ -23,25 +23,29 @@ SECRET = "Hemmelig-Visma-passord-42"
 
 A, M, S, B, ANON = "admin_a", "merkantil_a", "superbruker_a", "merkantil_b", "anonymous"
 PERSONAS = (A, M, S, B, ANON)
+# Two more columns, filled by the two-municipality users while kommune B is their active one:
+# systemadministrator of B (AB) and lesetilgang of B (LB). The objects are kommune A's.
+AB, LB = "admin_b", "lesetilgang_b"
 LOGIN = 302  # anonymous users are sent to the login page
 
 # url name → (kwargs object key or None, {persona: expected GET status}).
 # A user of kommune B asking for kommune A's objects gets 404; for lists, B sees its own (empty)
 # list, which `test_lists_never_show_other_tenants_data` checks.
-VIEW_ALL = {A: 200, M: 200, S: 200, B: 200, ANON: LOGIN}
-BILLING = {A: 403, M: 200, S: 200, B: 200, ANON: LOGIN}
-ADMIN = {A: 200, M: 403, S: 403, B: 403, ANON: LOGIN}
-SUPER = {A: 403, M: 403, S: 200, B: 403, ANON: LOGIN}
-POST_ONLY = {A: 405, M: 405, S: 405, B: 405, ANON: LOGIN}
-OBJ_VIEW_ALL = {A: 200, M: 200, S: 200, B: 404, ANON: LOGIN}
-OBJ_BILLING = {A: 403, M: 200, S: 200, B: 404, ANON: LOGIN}
+VIEW_ALL = {A: 200, M: 200, S: 200, B: 200, AB: 200, LB: 200, ANON: LOGIN}
+BILLING = {A: 403, M: 200, S: 200, B: 200, AB: 403, LB: 403, ANON: LOGIN}
+ADMIN = {A: 200, M: 403, S: 403, B: 403, AB: 200, LB: 403, ANON: LOGIN}
+SUPER = {A: 403, M: 403, S: 200, B: 403, AB: 403, LB: 403, ANON: LOGIN}
+POST_ONLY = {A: 405, M: 405, S: 405, B: 405, AB: 405, LB: 405, ANON: LOGIN}
+OBJ_VIEW_ALL = {A: 200, M: 200, S: 200, B: 404, AB: 404, LB: 404, ANON: LOGIN}
+# The role is checked before the object is looked up: a role without billing gets 403 anywhere.
+OBJ_BILLING = {A: 403, M: 200, S: 200, B: 404, AB: 403, LB: 403, ANON: LOGIN}
 
 MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
-    "home": (None, {A: 302, M: 302, S: 302, B: 302, ANON: LOGIN}),
-    "login": (None, {A: 200, M: 200, S: 200, B: 200, ANON: 200}),
-    "logout": (None, {A: 405, M: 405, S: 405, B: 405, ANON: 405}),
+    "home": (None, {A: 302, M: 302, S: 302, B: 302, AB: 302, LB: 302, ANON: LOGIN}),
+    "login": (None, {A: 200, M: 200, S: 200, B: 200, AB: 200, LB: 200, ANON: 200}),
+    "logout": (None, {A: 405, M: 405, S: 405, B: 405, AB: 405, LB: 405, ANON: 405}),
     # Django's set_language: a GET changes nothing and only redirects back.
-    "set_language": (None, {A: 302, M: 302, S: 302, B: 302, ANON: 302}),
+    "set_language": (None, {A: 302, M: 302, S: 302, B: 302, AB: 302, LB: 302, ANON: 302}),
     "switch_municipality": (None, POST_ONLY),
     "invoices:list": (None, VIEW_ALL),
     "invoices:list_summary": (None, VIEW_ALL),
@@ -56,7 +60,10 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "invoices:validation_summary": (None, BILLING),
     "api_tokens:list": (None, ADMIN),
     "api_tokens:revoke": ("token", POST_ONLY),
-    "api_invoice_bases": (None, {A: 405, M: 405, S: 405, B: 405, ANON: 405}),
+    "api_invoice_bases": (
+        None,
+        {A: 405, M: 405, S: 405, B: 405, AB: 405, LB: 405, ANON: 405},
+    ),
     "exports:history": (None, BILLING),
     "exports:start": (None, POST_ONLY),
     "exports:preview": (None, BILLING),
@@ -65,7 +72,10 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "exports:detail": ("export", OBJ_BILLING),
     "exports:progress": ("export", OBJ_BILLING),
     "exports:download": ("export", OBJ_BILLING),
-    "exports:download_customers": ("export", {A: 403, M: 404, S: 404, B: 404, ANON: LOGIN}),
+    "exports:download_customers": (
+        "export",
+        {A: 403, M: 404, S: 404, B: 404, AB: 403, LB: 403, ANON: LOGIN},
+    ),
     "integrations:settings": (None, ADMIN),
     "integrations:settings_test": (None, POST_ONLY),
     "integrations:send": (None, BILLING),
@@ -81,12 +91,19 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
 
 # POSTs that change things: only the named personas may; kommune B gets 404 for A's objects.
 POST_RULES: dict[str, tuple[str, dict[str, int]]] = {
-    "invoices:approve": ("basis", {A: 403, B: 404}),
-    "invoices:unapprove": ("basis", {A: 403, B: 404}),
-    "invoices:delete": ("basis", {A: 403, B: 404}),
-    "invoices:credit": ("basis", {A: 403, B: 404}),
-    "api_tokens:revoke": ("token", {M: 403, S: 403, B: 403}),
-    "integrations:transfer_retry": ("transfer", {A: 403, B: 404}),
+    "invoices:approve": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
+    "invoices:unapprove": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
+    "invoices:delete": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
+    "invoices:credit": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
+    "api_tokens:revoke": ("token", {M: 403, S: 403, B: 403, AB: 404, LB: 403}),
+    "integrations:transfer_retry": ("transfer", {A: 403, B: 404, AB: 403, LB: 403}),
+}
+
+# The users of two municipalities: which column's answers apply while each municipality is active.
+# The answers must follow the role in the *active* municipality, never the user's first membership.
+TWO_MUNICIPALITY_COLUMNS: dict[str, dict[str, str]] = {
+    "admin_a_lese_b": {"kommune_b": LB, "kommune_a": A},
+    "merkantil_a_admin_b": {"kommune_b": AB, "kommune_a": M},
 }
 
 
@@ -188,6 +205,8 @@ def test_post_rules(world: dict) -> None:
     for name, (obj_key, expected) in POST_RULES.items():
         url = _url(name, obj_key, world)
         for persona, status in expected.items():
+            if persona not in PERSONAS:
+                continue  # a column of the two-municipality users, tested below
             response = _client(world["personas"][persona]).post(url, {"reason": "test"})
             if response.status_code != status:
                 failures.append(f"POST {name} as {persona}: {response.status_code} != {status}")
@@ -196,6 +215,54 @@ def test_post_rules(world: dict) -> None:
     basis = InvoiceBasis.objects.get(pk=world["basis"].pk)
     assert basis.status == BasisStatus.APPROVED
     assert not InvoiceBasis.objects.filter(credits=basis).exists()
+
+
+def _switch(client: Client, municipality: Municipality) -> None:
+    response = client.post(reverse("switch_municipality"), {"municipality": municipality.pk})
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", sorted(TWO_MUNICIPALITY_COLUMNS))
+def test_get_matrix_follows_the_active_municipality(
+    world: dict,
+    two_municipality_users: dict[str, Any],
+    kommune_a: Municipality,
+    kommune_b: Municipality,
+    username: str,
+) -> None:
+    """The same user, switched to B and then back to A, answers like the column of its role in the
+    active municipality (B first: a switch that did nothing would leave the user in A)."""
+    tenants = {"kommune_a": kommune_a, "kommune_b": kommune_b}
+    client = _client(two_municipality_users[username])
+    failures = []
+    for tenant, column in TWO_MUNICIPALITY_COLUMNS[username].items():
+        _switch(client, tenants[tenant])
+        for name, (obj_key, expected) in MATRIX.items():
+            url = _url(name, obj_key, world) + "?period=2026-10"
+            status = client.get(url).status_code
+            if status != expected[column]:
+                failures.append(f"{name} as {username} in {tenant}: {status} != {expected[column]}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", sorted(TWO_MUNICIPALITY_COLUMNS))
+def test_post_rules_follow_the_active_municipality(
+    world: dict, two_municipality_users: dict[str, Any], kommune_b: Municipality, username: str
+) -> None:
+    """Active in kommune B, neither user may change kommune A's objects, whatever its role in A."""
+    client = _client(two_municipality_users[username])
+    _switch(client, kommune_b)
+    column = TWO_MUNICIPALITY_COLUMNS[username]["kommune_b"]
+    failures = []
+    for name, (obj_key, expected) in POST_RULES.items():
+        status = client.post(_url(name, obj_key, world), {"reason": "test"}).status_code
+        if status != expected[column]:
+            failures.append(f"POST {name} as {username} in B: {status} != {expected[column]}")
+    assert not failures, "\n".join(failures)
+    assert InvoiceBasis.objects.get(pk=world["basis"].pk).status == BasisStatus.APPROVED
+    assert not InvoiceBasis.objects.filter(credits=world["basis"]).exists()
 
 
 @pytest.mark.django_db

@@ -1,4 +1,12 @@
+"""The national-id validator against the spec's table, more rows of every kind, and a property test
+that builds numbers of every kind from the rules in spec/identifiers.md with check digits computed
+here, never by the product."""
+
+import datetime
+
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from invoices.identifiers import (
     IdKind,
@@ -11,28 +19,158 @@ from invoices.identifiers import (
     validate_org_number,
 )
 
-# The table from spec/identifiers.md.
+FNR, DNR, HNR = IdKind.FODSELSNUMMER, IdKind.D_NUMMER, IdKind.H_NUMMER
+
+# The table from spec/identifiers.md, then H-numbers (month + 40; Dolly's synthetic numbers share
+# the offset, so these are not real people's) and D-numbers under the 2032 rule.
+# number, valid?, kind, synthetic (Tenor, month + 80)
 TABLE = [
-    ("15899010059", True, IdKind.FODSELSNUMMER),
-    ("15899010067", True, IdKind.FODSELSNUMMER),
-    ("15899010075", True, IdKind.FODSELSNUMMER),
-    ("15899010083", True, IdKind.FODSELSNUMMER),
-    ("55899010042", True, IdKind.D_NUMMER),
-    ("15899010050", False, None),
-    ("14819010170", True, IdKind.FODSELSNUMMER),
+    ("15899010059", True, FNR, True),
+    ("15899010067", True, FNR, True),
+    ("15899010075", True, FNR, True),
+    ("15899010083", True, FNR, True),
+    ("55899010042", True, DNR, True),
+    ("15899010050", False, None, None),
+    ("14819010170", True, FNR, True),
+    ("15499010076", True, HNR, False),  # 15.09.90, H-nummer, classic rule
+    ("15499010165", True, HNR, False),  # H-nummer, K1 remainder 1
+    ("15499010173", True, HNR, False),  # remainder 2
+    ("15499010181", True, HNR, False),  # remainder 3
+    ("55899010050", True, DNR, True),  # D-nummer, K1 remainder 1
+    ("55899010069", True, DNR, True),  # remainder 2
+    ("55899010077", True, DNR, True),  # remainder 3
+    ("15499010077", False, None, None),  # H-nummer, K2 wrong
+    ("15499010009", False, None, None),  # H-nummer, K1 remainder 4 (K2 made to fit)
 ]
 
 
-@pytest.mark.parametrize(("number", "valid", "kind"), TABLE)
-def test_national_id_table(number: str, valid: bool, kind: IdKind | None) -> None:
+@pytest.mark.parametrize(("number", "valid", "kind", "synthetic"), TABLE)
+def test_national_id_table(
+    number: str, valid: bool, kind: IdKind | None, synthetic: bool | None
+) -> None:
     if valid:
         result = validate_national_id(number, allow_synthetic=True)
-        assert result.kind == kind
-        assert result.synthetic
+        assert (result.kind, result.synthetic) == (kind, synthetic)
     else:
         with pytest.raises(InvalidIdentifier) as exc:
             validate_national_id(number, allow_synthetic=True)
         assert exc.value.code == "invalid_checksum"
+
+
+def test_h_numbers_are_not_test_data() -> None:
+    """Real H-numbers exist in production: accepted with test data off, unlike Tenor numbers."""
+    result = validate_national_id("15499010076", allow_synthetic=False)
+    assert (result.kind, result.synthetic) == (HNR, False)
+
+
+def test_h_number_date_must_be_real() -> None:
+    with pytest.raises(InvalidIdentifier) as exc:
+        validate_national_id("31429010031", allow_synthetic=True)  # 31.(42 − 40 = 02)
+    assert exc.value.code == "invalid_date"
+
+
+# --- numbers of every kind, built from the spec's rules ---------------------------------------
+
+K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def with_check_digits(nine: str, k1_remainder: int) -> str | None:
+    """The nine digits with K1 and K2 added so the K1 sum leaves `k1_remainder` (0 classic, 1–3
+    the 2032 rule) and the K2 sum leaves 0; None where a check digit would have to be 10."""
+    k1 = (k1_remainder - sum(w * int(c) for w, c in zip(K1_WEIGHTS, nine, strict=True))) % 11
+    if k1 == 10:
+        return None
+    ten = nine + str(k1)
+    k2 = -sum(w * int(c) for w, c in zip(K2_WEIGHTS, ten, strict=True)) % 11
+    if k2 == 10:
+        return None
+    return ten + str(k2)
+
+
+def test_the_generator_reproduces_the_spec_table() -> None:
+    assert [with_check_digits("158990100", r) for r in range(4)] == [
+        "15899010059",
+        "15899010067",
+        "15899010075",
+        "15899010083",
+    ]
+    assert with_check_digits("558990100", 0) == "55899010042"
+    assert with_check_digits("148190101", 0) == "14819010170"
+
+
+# Variants: (day offset, month offset, expected kind, synthetic)
+VARIANTS = {
+    "fødselsnummer": (0, 0, FNR, False),
+    "D-nummer": (40, 0, DNR, False),
+    "H-nummer": (0, 40, HNR, False),
+    "Tenor": (0, 80, FNR, True),
+    "Tenor D-nummer": (40, 80, DNR, True),
+}
+
+
+@st.composite
+def national_ids(draw: st.DrawFn) -> tuple[str, str, int]:
+    variant = draw(st.sampled_from(sorted(VARIANTS)))
+    day_offset, month_offset, _kind, _synthetic = VARIANTS[variant]
+    born = draw(st.dates(datetime.date(1900, 1, 1), datetime.date(2039, 12, 31)))
+    individual = draw(st.integers(0, 999))
+    remainder = draw(st.integers(0, 3))
+    nine = (
+        f"{born.day + day_offset:02d}{born.month + month_offset:02d}{born.year % 100:02d}"
+        f"{individual:03d}"
+    )
+    number = with_check_digits(nine, remainder)
+    assume(number is not None)
+    assert number is not None
+    return variant, number, remainder
+
+
+@given(national_ids())
+def test_every_kind_of_valid_number_is_accepted(drawn: tuple[str, str, int]) -> None:
+    variant, number, _remainder = drawn
+    _d, _m, kind, synthetic = VARIANTS[variant]
+    result = validate_national_id(number, allow_synthetic=True)
+    assert (result.kind, result.synthetic) == (kind, synthetic), (variant, number)
+    if synthetic:
+        with pytest.raises(InvalidIdentifier) as exc:
+            validate_national_id(number, allow_synthetic=False)
+        assert exc.value.code == "synthetic_id"
+    else:
+        assert validate_national_id(number, allow_synthetic=False) == result
+
+
+@given(national_ids(), st.sampled_from([9, 10]), st.integers(1, 9))
+def test_a_corrupted_check_digit_is_refused(
+    drawn: tuple[str, str, int], position: int, delta: int
+) -> None:
+    """Any other K1 or K2 breaks the K2 rule (K2 takes K1 at weight 2, and 2·δ is never a multiple
+    of 11), so it is refused whatever the K1 remainder."""
+    _variant, number, _remainder = drawn
+    corrupted = (
+        number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1 :]
+    )
+    with pytest.raises(InvalidIdentifier) as exc:
+        validate_national_id(corrupted, allow_synthetic=True)
+    assert exc.value.code == "invalid_checksum", (number, corrupted)
+
+
+@given(national_ids())
+def test_k1_remainder_four_to_ten_is_refused(drawn: tuple[str, str, int]) -> None:
+    """Move K1 so its sum leaves 4–10 and fix K2 to fit: only the K1 rule can refuse it."""
+    _variant, number, remainder = drawn
+    k1 = int(number[9])
+    for other in range(10):
+        r = (remainder + other - k1) % 11
+        if r <= 3:
+            continue
+        ten = number[:9] + str(other)
+        k2 = -sum(w * int(c) for w, c in zip(K2_WEIGHTS, ten, strict=True)) % 11
+        if k2 == 10:
+            continue
+        with pytest.raises(InvalidIdentifier) as exc:
+            validate_national_id(ten + str(k2), allow_synthetic=True)
+        assert exc.value.code == "invalid_checksum", ten + str(k2)
 
 
 def test_synthetic_numbers_refused_when_test_data_is_off() -> None:

@@ -39,3 +39,27 @@ def test_login_list_and_detail(
 def test_wrong_password_shows_norwegian_error(page: Any, login: Any, merkantil_a: Any) -> None:
     login("merkantil_a", "wrong-password")
     assert "Feil brukernavn eller passord" in page.inner_text("body")
+
+
+def test_switching_municipality_in_the_header_takes_the_admin_pages_away(
+    page: Any, login: Any, admin_a_lese_b: Any, kommune_a: Municipality, kommune_b: Municipality
+) -> None:
+    """Systemadministrator in Demo kommune, lesetilgang in Nabokommune: after choosing Nabokommune
+    in the header the admin menu is gone and its page answers 403."""
+    login("admin_a_lese_b")
+    settings_link = "a[href='/visma/innstillinger/']"
+    page.goto("/")
+    page.wait_for_load_state()
+    assert page.locator(settings_link).count() == 1
+    page.click(settings_link)
+    assert page.url.endswith("/visma/innstillinger/")
+    assert "Demo kommune" in page.inner_text("header select[name=municipality] option:checked")
+
+    with page.expect_navigation():
+        page.select_option("header select[name=municipality]", str(kommune_b.pk))
+    page.wait_for_load_state()
+    assert page.inner_text("header select[name=municipality] option:checked") == "Nabokommune"
+    assert "Lesetilgang" in page.inner_text("header .role")
+    assert page.locator(settings_link).count() == 0
+    response = page.goto("/visma/innstillinger/")
+    assert response is not None and response.status == 403

@@ -58,7 +58,10 @@ def test_a_missing_service_is_a_skip_and_an_exception_a_crash(
         raise ZeroDivisionError("oops")
 
     def fine(args: Any) -> list[Result]:
-        return [Result("B9", 2.0, 1.0, 2.0, "<= 2x", True)]
+        return [
+            Result("B9", 2.0, 1.0, 2.0, "<= 2x", True),
+            Result("B9-slow", 3.5, 1.0, 3.5, "<= 2x", False, note="bounded by the disk"),
+        ]
 
     report = _report()
     for name, fn in (("b9_skip", unavailable), ("b9_crash", broken), ("b9_fine", fine)):
@@ -69,10 +72,14 @@ def test_a_missing_service_is_a_skip_and_an_exception_a_crash(
 
     assert report["skipped"] == [{"module": "b9_skip", "reason": "B9 needs Redis: set REDIS_URL"}]
     assert [c["module"] for c in report["crashed"]] == ["b9_crash"]
-    assert [r["id"] for r in report["results"]] == ["B9"]
-    out = capsys.readouterr().out
-    assert "b9_skip: skipped: B9 needs Redis" in out
-    assert "B9" in out and "pass" in out
+    assert [(r["id"], r["passed"]) for r in report["results"]] == [("B9", True), ("B9-slow", False)]
+    # What the runner itself prints, line by line: the verdicts come from the results' own flags.
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "b9_skip: skipped: B9 needs Redis: set REDIS_URL"
+    assert out[1] == "b9_crash: crashed: ZeroDivisionError('oops')"
+    assert out[2].split() == ["B9", "2.000s", "1.000s", "2.00x", "<=", "2x", "pass"]
+    assert out[3].split() == ["B9-slow", "3.500s", "1.000s", "3.50x", "<=", "2x", "short"]
+    assert out[4:] == ["    bounded by the disk"]
 
 
 @pytest.mark.django_db

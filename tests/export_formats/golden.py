@@ -1,13 +1,16 @@
 """Golden files: written once from the code, read by hand, then compared byte for byte.
 
-`UPDATE_GOLDEN=1 pytest tests/export_formats` rewrites them; a rewrite is a format change and must
-be read against the layout CSVs again before it is committed.
+`UPDATE_GOLDEN=1 pytest tests/export_formats` rewrites them and fails every test that wrote one, so
+a run with it set never passes: a rewrite is a format change and must be read (`git diff`) against
+the layout CSVs again before it is committed, and the next run without it is the one that counts.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import pytest
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -16,6 +19,7 @@ def assert_golden(name: str, data: bytes) -> None:
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
         path.write_bytes(data)
+        pytest.fail(f"{name}: golden file rewritten, review the diff", pytrace=False)
     expected = path.read_bytes()
     if data == expected:
         return

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import io
 import itertools
+from pathlib import Path
 
 import pytest
 
 from exports.formats import agresso_cs15, agresso_lg04, visma_file
-from tests.export_formats import samples
+from tests.export_formats import golden, samples
 from tests.export_formats.golden import assert_golden
 
 
@@ -207,3 +208,23 @@ def test_cs15_golden_and_positions() -> None:
     assert _cut(person, 262, 2) == "NO"
     assert _cut(person, 847, 3) == "NO "
     assert _cut(person, 1480, 4) == "9999"
+
+
+def test_update_golden_rewrites_and_then_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(golden, "GOLDEN", tmp_path)
+    (tmp_path / "x.txt").write_bytes(b"old\n")
+    monkeypatch.setenv("UPDATE_GOLDEN", "1")
+    with pytest.raises(
+        pytest.fail.Exception, match=r"x\.txt: golden file rewritten, review the diff"
+    ):
+        golden.assert_golden("x.txt", b"new\n")
+    assert (tmp_path / "x.txt").read_bytes() == b"new\n"
+    # Even when nothing changed: a run with UPDATE_GOLDEN set proves nothing.
+    with pytest.raises(pytest.fail.Exception, match="golden file rewritten"):
+        golden.assert_golden("x.txt", b"new\n")
+    monkeypatch.delenv("UPDATE_GOLDEN")
+    golden.assert_golden("x.txt", b"new\n")
+    with pytest.raises(AssertionError, match="line 1 differs from position 1"):
+        golden.assert_golden("x.txt", b"other\n")

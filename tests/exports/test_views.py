@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from aidn_billing.celery import app as celery_app
 from exports.models import Export, ExportProfile, ExportStatus
+from exports.services import export_run as run_export_by_pk
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis, Municipality
 from tests import factories
 from tests.exports.helpers import DIMS, file_bytes, run_export, sha256_of
@@ -277,13 +278,47 @@ def test_override_form_requires_a_reason_and_then_exports(
     assert export.override and export.basis_ids == [basis.pk]
 
 
+@pytest.fixture
+def exported_in_b(kommune_b: Municipality) -> InvoiceBasis:
+    """A real, exported basis of kommune B with a payer only B has: what a leak would show."""
+    payer = factories.party(kommune_b, factories.FNR_OTHER, name="Nabo Nabosen")
+    return factories.basis(kommune_b, payer=payer, status=BasisStatus.EXPORTED)
+
+
 def test_override_form_rejects_references_of_another_municipality(
-    done_export: Export, superbruker_a: Any
+    done_export: Export, superbruker_a: Any, exported_in_b: InvoiceBasis
 ) -> None:
+    client = client_for(superbruker_a)
+    url = reverse("exports:override")
+    form = {"format": "visma", "reason": "test"}
+    # B's full reference: refused by its prefix.
+    response = client.post(url, {**form, "references": exported_in_b.reference})
+    assert response.status_code == 200
+    assert f"«{exported_in_b.reference}» er ikke en referanse i denne kommunen" in _body(response)
+    # B's basis by its bare number: not found in A, as if it did not exist.
+    response = client.post(url, {**form, "references": str(exported_in_b.pk)})
+    assert response.status_code == 200
+    assert "Fant ikke grunnlagene." in _body(response)
+    assert Export.objects.count() == 1
+
+
+def test_override_with_a_foreign_number_is_refused_as_unknown(
+    done_export: Export, superbruker_a: Any, exported_in_b: InvoiceBasis
+) -> None:
+    """A's reference beside B's bare number: A's view finds a period and asks for the export, and
+    the run refuses it, naming the number as unknown. B's basis is never read into A's export."""
+    own = done_export.items.get().basis
     response = client_for(superbruker_a).post(
         reverse("exports:override"),
-        {"references": "9998-000000001", "format": "visma", "reason": "test"},
+        {"format": "visma", "reason": "test", "references": f"{own.reference} {exported_in_b.pk}"},
     )
-    assert response.status_code == 200
-    assert "ikke en referanse i denne kommunen" in _body(response)
-    assert Export.objects.count() == 1
+    assert response.status_code == 302
+    export = run_export_by_pk(Export.objects.exclude(pk=done_export.pk).get().pk)
+    assert export.basis_ids == sorted([own.pk, exported_in_b.pk])
+    assert export.status == ExportStatus.REFUSED
+    assert [(f["code"], f["basis_pk"]) for f in export.findings] == [("unknown_basis", None)]
+    assert exported_in_b.reference not in str(export.findings)
+    assert not export.file
+    assert not exported_in_b.export_items.exists()
+    exported_in_b.refresh_from_db()
+    assert exported_in_b.status == BasisStatus.EXPORTED

@@ -82,16 +82,37 @@ def test_one_bad_record_among_a_thousand(client: Client, token_a: str) -> None:
     assert InvoiceBasis.objects.count() == 0
 
 
-def test_synthetic_2032_and_d_numbers_accepted(client: Client, token_a: str) -> None:
-    bases = [
-        helpers.basis("A", payer_obj=helpers.payer("15899010067")),
-        helpers.basis("B", payer_obj=helpers.payer("15899010075")),
-        helpers.basis("C", payer_obj=helpers.payer("15899010083")),
-        helpers.basis("D", payer_obj=helpers.payer("55899010042")),
-    ]
+# 2032-rule numbers (K1 remainder 1–3), a D-nummer, and H-numbers (month + 40) old and new rule.
+EVERY_KIND = {
+    "A": "15899010067",
+    "B": "15899010075",
+    "C": "15899010083",
+    "D": "55899010042",
+    "H": "15499010076",
+    "H2032": "15499010181",
+}
+
+
+def test_2032_d_and_h_numbers_accepted(client: Client, token_a: str) -> None:
+    bases = [helpers.basis(ref, payer_obj=helpers.payer(nid)) for ref, nid in EVERY_KIND.items()]
     response = post(client, helpers.document(bases), token_a)
     assert response.status_code == 201, response.json()
-    assert response.json()["created"] == 4
+    assert response.json()["created"] == len(EVERY_KIND)
+    stored = dict(InvoiceBasis.objects.values_list("source_reference", "payer__national_id"))
+    assert stored == EVERY_KIND
+
+
+def test_h_numbers_accepted_when_test_data_is_off(
+    client: Client, token_a: str, settings: Any
+) -> None:
+    """An H-nummer is a real person's number, not test data; a Tenor number is refused."""
+    settings.ALLOW_SYNTHETIC_IDS = False
+    h_number = helpers.basis("H", payer_obj=helpers.payer(EVERY_KIND["H"]))
+    assert post(client, helpers.document([h_number]), token_a).status_code == 201
+    tenor = helpers.basis("T", payer_obj=helpers.payer(EVERY_KIND["A"]))
+    response = post(client, helpers.document([tenor]), token_a)
+    assert response.status_code == 400
+    assert [e["code"] for e in response.json()["errors"]] == ["synthetic_id"]
 
 
 def test_duplicate_references(client: Client, token_a: str) -> None:
@@ -291,10 +312,21 @@ def test_precedence(client: Client, token_a: str, token_b: str) -> None:
 
 def test_error_body_shape(client: Client, token_a: str) -> None:
     doc = helpers.document([helpers.basis(lines=[helpers.line(amount_ore=1)])])
-    body = post(client, doc, token_a).json()
-    assert set(body) == {"errors"}
-    assert set(body["errors"][0]) == {"index", "source_reference", "field", "code", "message"}
-    assert json.dumps(body)  # plain JSON all the way
+    response = post(client, doc, token_a)
+    assert (response.status_code, response["Content-Type"]) == (400, "application/json")
+    # The bytes as sent, with the spec's types: index a number, everything else strings.
+    assert json.loads(response.content.decode("utf-8")) == {
+        "errors": [
+            {
+                "index": 0,
+                "source_reference": "HT-2026-10-000001",
+                "field": "lines[0].amount_ore",
+                "code": "amount_mismatch",
+                "message": "Beløpet skal være 86000 øre (antall × enhetspris, avrundet til hele"
+                " øre), ikke 1",
+            }
+        ]
+    }
 
 
 def test_messages_are_bokmal_whatever_the_client_asks_for(client: Client, token_a: str) -> None:

@@ -55,21 +55,40 @@ ROUNDING = [
     ("-0.5", 10051, -5026),  # −50,255 kr → −50,26 kr
     ("-1.5", 3, -5),  # −4,5 → −5
     ("0.33", 100, 33),
-    ("0.335", 100, None),  # three decimals are not allowed at all
     ("2.25", 333, 749),  # 749,25 → 749
     ("2.26", 333, 753),  # 752,58 → 753
     ("0.01", 50, 1),  # 0,5 → 1
     ("-0.01", 50, -1),
-    ("9999999.99", 99999999, None),  # product beyond the amount range
+    ("-0.01", 49, 0),  # −0,49 → 0
+    ("-0.03", 50, -2),  # −1,5 → −2 (half to even would give −2 too; −0,5 and −2,5 tell them apart)
+    ("-0.05", 50, -3),  # −2,5 → −3, not −2
+    ("9999999.99", 99999999, 999_999_989_000_000),  # the largest product the fields allow
+]
+
+# Lines no amount can be right for: quantity, unit price, the refused field and its code.
+REFUSED = [
+    ("0.335", 100, "quantity", "invalid_format"),  # three decimals are not allowed at all
+    ("9999999.99", 99999999, "amount_ore", "out_of_range"),  # beyond the amount range
 ]
 
 
 @pytest.mark.parametrize(("quantity", "price", "expected"), ROUNDING)
-def test_amount_rounding_table(quantity: str, price: int, expected: int | None) -> None:
-    hundredths = int(Decimal(quantity) * 100)
+def test_amount_rounding_table(quantity: str, price: int, expected: int) -> None:
+    hundredths = int(Decimal(quantity).scaleb(2))
     exact = (Decimal(quantity) * price).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    if expected is not None:
-        assert amount_for(hundredths, price) == expected == int(exact)
+    assert amount_for(hundredths, price) == expected == int(exact)
+    assert amount_for_quantity(Decimal(quantity), price) == expected
+
+
+@pytest.mark.parametrize(("quantity", "price", "field", "code"), REFUSED)
+def test_lines_no_amount_fits_are_refused(
+    kommune_a: Municipality, quantity: str, price: int, field: str, code: str
+) -> None:
+    line = helpers.line(quantity=quantity, unit_price_ore=price, amount_ore=1)
+    if code != "invalid_format":
+        line["amount_ore"] = amount_for_quantity(Decimal(quantity), price)
+    issues = check(kommune_a, [helpers.basis(lines=[line])])
+    assert (f"lines[0].{field}", code) in codes(issues), issues
 
 
 @given(
@@ -81,13 +100,54 @@ def test_amount_matches_decimal_round_half_up(hundredths: int, price: int) -> No
     assert amount_for(hundredths, price) == int(exact)
 
 
-@pytest.mark.parametrize(
-    ("quantity", "price", "expected"), [r for r in ROUNDING if r[2] is not None]
-)
-def test_amount_for_a_decimal_quantity_is_the_same_rule(
-    quantity: str, price: int, expected: int
-) -> None:
-    assert amount_for_quantity(Decimal(quantity), price) == expected
+@st.composite
+def half_ore_ties(draw: st.DrawFn) -> tuple[int, int]:
+    """A quantity (in hundredths) and a unit price (øre) whose product is exactly k + ½ øre: split
+    50 = a·b, then quantity = a·u and price = b·v with u, v odd, so the product in 1/100 øre is
+    50·(odd), which ends in 50. Both signs of the quantity (credits are negative)."""
+    a = draw(st.sampled_from([1, 2, 5, 10, 25, 50]))
+    u = 2 * draw(st.integers(min_value=0, max_value=(999_999_999 // a - 1) // 2)) + 1
+    v = 2 * draw(st.integers(min_value=0, max_value=((10**8 - 1) // (50 // a) - 1) // 2)) + 1
+    sign = draw(st.sampled_from([1, -1]))
+    return sign * a * u, (50 // a) * v
+
+
+@hypothesis_settings(max_examples=300)
+@given(half_ore_ties())
+def test_half_ore_ties_round_away_from_zero(tie: tuple[int, int]) -> None:
+    hundredths, price = tie
+    product = hundredths * price  # in 1/100 øre
+    assert abs(product) % 100 == 50, "not a tie: the strategy is wrong"
+    # Away from zero: the whole øre below the magnitude, plus one, with the sign of the product.
+    expected = (abs(product) // 100 + 1) * (1 if product > 0 else -1)
+    assert amount_for(hundredths, price) == expected
+    assert amount_for_quantity(Decimal(hundredths).scaleb(-2), price) == expected
+    assert factories.amount_for(Decimal(hundredths).scaleb(-2), price) == expected
+
+
+@hypothesis_settings(max_examples=100, deadline=None)
+@given(half_ore_ties())
+def test_intake_accepts_only_the_tie_rounded_away_from_zero(tie: tuple[int, int]) -> None:
+    """Through the validator: the amount away from zero passes, the one toward zero is refused."""
+    hundredths, price = tie
+    product = hundredths * price
+    away = (abs(product) // 100 + 1) * (1 if product > 0 else -1)
+    toward = away - (1 if product > 0 else -1)
+    quantity = str(Decimal(hundredths).scaleb(-2))
+    kind = "invoice" if hundredths > 0 else "credit"
+    for amount, ok in ((away, True), (toward, False)):
+        line = helpers.line(quantity=quantity, unit_price_ore=price, amount_ore=amount)
+        if kind == "invoice":
+            bases = [helpers.basis("HT-1", lines=[line])]
+        else:
+            bases = [helpers.basis("HT-1"), helpers.credit("K-1", "HT-1", lines=[line])]
+        issues = validate_bases(bases, _CATALOGUE)[1]
+        if abs(away) >= 10**10:
+            assert ("lines[0].amount_ore", "out_of_range") in codes(issues)
+        elif ok:
+            assert issues == [], (quantity, price, amount)
+        else:
+            assert codes(issues) == [("lines[0].amount_ore", "amount_mismatch")], (quantity, price)
 
 
 def test_amount_for_refuses_a_third_decimal() -> None:
@@ -224,6 +284,10 @@ IDS = [
     ("15899010083", None),  # remainder 3
     (factories.DNR, None),
     (factories.FNR_OTHER, None),
+    ("15499010076", None),  # H-nummer (month + 40)
+    ("15499010181", None),  # H-nummer, 2032 rule
+    ("15499010077", "invalid_checksum"),  # H-nummer, K2 wrong
+    ("31429010031", "invalid_date"),  # H-nummer for 31 February
     ("15899010050", "invalid_checksum"),  # K2 wrong
     ("15899010058", "invalid_checksum"),
     ("1589901005", "invalid_format"),
