@@ -377,7 +377,9 @@ class InvoiceBasis(models.Model):
     )
     # Set by a channel when the receiver refused the basis and stored nothing of it: such a
     # failed basis may be taken back and corrected. Any other failure is sent again instead.
-    refused_by_receiver = models.BooleanField(_("avvist av mottaker"), default=False, db_default=False)
+    refused_by_receiver = models.BooleanField(
+        _("avvist av mottaker"), default=False, db_default=False
+    )
     # Sum of the lines, kept in step by the services that write lines; lists and exports read it.
     total_ore = models.BigIntegerField(_("sum (øre)"), default=0)
     line_count = models.PositiveSmallIntegerField(_("antall linjer"), default=0)
