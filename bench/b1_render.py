@@ -226,11 +226,11 @@ def _child(argv: list[str]) -> None:
 
     settings.DEBUG = False
 
+    from exports.files import HashingWriter, agresso_options, visma_options
     from exports.formats import agresso_lg04, visma_file
     from exports.models import ExportProfile
     from exports.prefilter import validate_selection
     from exports.selectors import Selection, iter_bases, iter_rows
-    from exports.services import HashingWriter, agresso_options, visma_options
     from invoices.models import BasisStatus, Municipality
     from invoices.services import accounting_settings_get
 
@@ -322,7 +322,8 @@ def _whole_export(municipality: Any, period: str, fmt: str) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from exports.services import export_create, export_run
+    from exports.run import export_run
+    from exports.services import export_create
     from invoices.demo_data import ensure_user
     from invoices.models import BasisStatus, InvoiceBasis, Role
 

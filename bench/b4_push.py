@@ -42,7 +42,7 @@ from bench.db import (
     require_redis,
     subprocess_env,
 )
-from integrations import services
+from integrations import selectors, services, wakeup
 from integrations.models import BasisVismaStatus, Transfer, TransferAttempt
 from integrations.visma.client import SERVICE_PATH, build_send_envelope, soap_action
 from integrations.visma.mapping import context_for, load
@@ -234,7 +234,7 @@ def _push(
         time.sleep(0.01)
     elapsed = time.perf_counter() - started
     transfer.refresh_from_db()
-    counts = services.transfer_counts(transfer)
+    counts = selectors.transfer_counts(transfer)
     if transfer.status != "done" or counts.get("sent", 0) + counts.get("rejected", 0) != len(ids):
         raise RuntimeError(f"transfer {transfer.pk} ended {transfer.status}: {counts}")
     return elapsed, counts, start_seconds
@@ -323,7 +323,7 @@ def _enqueue_on(broker: str) -> Iterator[None]:
 
     app = Celery("bench-b4", broker=broker, set_as_current=False)
     app.conf.task_serializer = "json"
-    original = services.enqueue_send
+    original = wakeup.enqueue_send
 
     def enqueue(transfer_id: int, *, copies: int = 1, countdown: float | None = None) -> None:
         for _ in range(copies):
@@ -331,11 +331,11 @@ def _enqueue_on(broker: str) -> Iterator[None]:
                 "integrations.tasks.send_transfer", args=[transfer_id], countdown=countdown
             )
 
-    services.enqueue_send = enqueue  # type: ignore[assignment]
+    wakeup.enqueue_send = enqueue  # type: ignore[assignment]
     try:
         yield
     finally:
-        services.enqueue_send = original  # type: ignore[assignment]
+        wakeup.enqueue_send = original  # type: ignore[assignment]
         app.close()
 
 

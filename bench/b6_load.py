@@ -62,6 +62,7 @@ from bench.db import (
     require_redis,
     subprocess_env,
 )
+from integrations import selectors as visma_selectors
 from integrations import services
 from integrations.models import Transfer
 from integrations.visma_simulator import Faults
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                 time.sleep(0.25)
             loaded = people.finish()
             browsed_until = time.perf_counter() - started
-            sent_while_browsing = services.transfer_counts(transfer).get("sent", 0)
+            sent_while_browsing = visma_selectors.transfer_counts(transfer).get("sent", 0)
             push_deadline = started + PUSH_TIMEOUT
             while _active(transfer):
                 if time.perf_counter() > push_deadline:
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                 time.sleep(0.25)
             push_seconds = time.perf_counter() - started
             transfer.refresh_from_db()
-            counts = services.transfer_counts(transfer)
+            counts = visma_selectors.transfer_counts(transfer)
             stats = sim.stats(per_referanse=False)
     finally:
         restore_statuses(municipality, saved)

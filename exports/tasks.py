@@ -6,7 +6,8 @@ from typing import Any
 
 from celery import shared_task
 
-from .services import ExportBusy, export_run, exports_resume_stale
+from .run import export_run
+from .services import ExportBusy, exports_resume_stale
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import services
+from . import delivery, status
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def send_transfer(transfer_id: int) -> None:
-    services.transfer_process(transfer_id)
+    delivery.transfer_process(transfer_id)
 
 
 @shared_task(ignore_result=True)
 def sweep_stuck_attempts() -> None:
-    services.attempts_sweep()
+    delivery.attempts_sweep()
 
 
 @shared_task(ignore_result=True)
 def refresh_status(municipality_id: int | None = None) -> None:
-    services.status_refresh_for(municipality_id)
+    status.status_refresh_for(municipality_id)

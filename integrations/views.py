@@ -27,7 +27,7 @@ from invoices.access import (
 )
 from invoices.models import InvoiceBasis
 
-from . import services
+from . import selectors, services
 from .forms import TestTransferForm, VismaSettingsForm
 from .models import AttemptState, BasisVismaStatus, Transfer, TransferAttempt
 
@@ -107,7 +107,7 @@ def period_actions(request: HttpRequest) -> HttpResponse:
         "can_test": access.can(TEST_TRANSFER_ROLES),
     }
     if context["show"]:
-        context["summary"] = services.period_send_summary(access.municipality, period)
+        context["summary"] = selectors.period_send_summary(access.municipality, period)
     return render(request, "integrations/_period_actions_content.html", context)
 
 
@@ -131,7 +131,7 @@ def send_confirm(request: HttpRequest) -> HttpResponse:
         )
         return redirect("integrations:transfer_detail", pk=transfer.pk)
     settings_obj = services.visma_settings_for(access.municipality)
-    summary = services.period_send_summary(access.municipality, period) if period else None
+    summary = selectors.period_send_summary(access.municipality, period) if period else None
     return render(
         request,
         "integrations/send_confirm.html",
@@ -249,7 +249,7 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
 
 
 def _progress_context(transfer: Transfer) -> dict[str, object]:
-    counts = services.transfer_counts(transfer)
+    counts = selectors.transfer_counts(transfer)
     done = sum(counts.get(s, 0) for s in ("sent", "rejected", "validated", "failed"))
     always = ("pending", "validated" if transfer.is_test else "sent", "failed")
     rows = [

@@ -127,7 +127,8 @@ def _named_urls() -> set[str]:
 @pytest.fixture
 def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_path: Any) -> dict:
     settings.MEDIA_ROOT = str(tmp_path)
-    from exports.services import export_create, export_run
+    from exports.run import export_run
+    from exports.services import export_create
     from invoices.services import api_token_create
 
     payer = factories.party(kommune_a, factories.DNR, name="Áile Čoavdda")

@@ -1,4 +1,4 @@
-"""The product's own ways onto the queue, end to end: `integrations.services.enqueue_send` (via
+"""The product's own ways onto the queue, end to end: `integrations.wakeup.enqueue_send` (via
 `transfer_start`) and `exports.tasks.run_export` (via `export_create`) put real messages on Redis,
 and a real Celery worker process, on the test database, runs them to the end.
 
@@ -29,7 +29,7 @@ from aidn_billing.celery import app as celery_app
 from exports.demo import seed_demo as seed_export_profile
 from exports.models import Export, ExportStatus
 from exports.services import export_create
-from integrations import services
+from integrations import selectors, services
 from integrations.models import AttemptState, VismaSettings
 from integrations.visma_simulator import Faults, start_simulator
 from invoices.models import BasisStatus, InvoiceBasis, Municipality
@@ -154,7 +154,7 @@ def test_send_and_export_through_the_product_enqueue_and_a_real_worker(
     assert worker.poll() is None, "the worker died"
 
     assert transfer.status == "done"
-    assert services.transfer_counts(transfer) == {AttemptState.SENT: 3}
+    assert selectors.transfer_counts(transfer) == {AttemptState.SENT: 3}
     sent = InvoiceBasis.objects.filter(pk__in=to_send)
     assert set(sent.values_list("status", flat=True)) == {BasisStatus.SENT}
     stats = simulator.stats()

@@ -17,10 +17,8 @@ from exports.formats.checks import error, warning
 from exports.formats.encoding import SUPPORTED_ENCODINGS, codec
 from exports.formats.fixedwidth import (
     FieldOverflow,
-    RecordReader,
     RecordSink,
     RecordWriter,
-    iter_lines,
 )
 from exports.formats.layout import RecordLayout, load_layout
 from exports.formats.types import Basis, Customer, Finding, FormatError, WriteSummary
@@ -216,33 +214,3 @@ def write_customers(
     summary.records = sink.records
     summary.bytes = sink.bytes
     return summary
-
-
-def read_customers(data: BinaryIO, options: CustomerFileOptions) -> list[Customer]:
-    """Parse a CS15 file back into customers; raises ValueError on any structural fault."""
-    reader = RecordReader(
-        record_layout(), [*_VARIABLE, "full_record", "change_status", "apar_type"]
-    )
-    customers: list[Customer] = []
-    for number, line in iter_lines(data, codec(options.encoding), options.line_ending):
-        try:
-            row = reader.parse(line)
-        except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from None
-        if row["full_record"] != 1 or row["change_status"] != "I" or row["apar_type"] != "R":
-            raise ValueError(f"line {number}: not a full customer insert record")
-        if row["control"] not in ("P", "C"):
-            raise ValueError(f"line {number}: control must be P or C")
-        customers.append(
-            Customer(
-                identifier=row["comp_reg_no"],
-                is_organisation=row["control"] == "C",
-                name=row["apar_name"],
-                address1=row["address1"],
-                address2=row["address2"],
-                postcode=row["zip_code"],
-                place=row["place"],
-                customer_number=row["apar_id"],
-            )
-        )
-    return customers

@@ -21,8 +21,7 @@ from __future__ import annotations
 import datetime
 import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, BinaryIO, Literal
 
@@ -31,10 +30,8 @@ from exports.formats.checks import error
 from exports.formats.encoding import SUPPORTED_ENCODINGS, Codec, codec
 from exports.formats.fixedwidth import (
     FieldOverflow,
-    RecordReader,
     RecordSink,
     RecordWriter,
-    iter_lines,
 )
 from exports.formats.layout import RecordLayout, load_layout
 from exports.formats.types import Basis, Finding, FormatError, Line, WriteSummary
@@ -122,45 +119,6 @@ class AgressoOptions:
     def slots(self) -> tuple[str, ...]:
         """dim_slots padded to seven."""
         return tuple(self.dim_slots) + ("",) * (DIM_SLOTS - len(self.dim_slots))
-
-
-@dataclass
-class ParsedItem:
-    line_no: int
-    article: str
-    description: str
-    amount_ore: int
-    quantity: Decimal
-    dimensions: tuple[str, ...]  # dim_1..dim_7 as written
-    tax_code: str
-    period: str  # YYYY-MM
-    texts: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ParsedOrder:
-    order_id: int
-    batch_id: str
-    client: str
-    voucher_type: str
-    order_type: str
-    pay_method: str
-    responsible: str
-    responsible2: str
-    apar_id: str
-    text3: str
-    text4: str
-    header_text: str
-    header_text2: str
-    ext_ord_ref: str
-    period: str  # YYYY-MM
-    order_date: datetime.date | None
-    currency: str
-    items: list[ParsedItem] = field(default_factory=list)
-
-    @property
-    def total_ore(self) -> int:
-        return sum(item.amount_ore for item in self.items)
 
 
 def record_layout(variant: str) -> RecordLayout:
@@ -629,115 +587,3 @@ def write(
     summary.warnings = planner.warnings
     summary.skipped_pks = planner.skipped
     return summary
-
-
-_READ_FIELDS = (
-    "accept_flag",
-    "batch_id",
-    "client",
-    "order_id",
-    "trans_type",
-    "voucher_type",
-    "line_no",
-    "sequence_no",
-    "order_type",
-    "pay_method",
-    "responsible",
-    "responsible2",
-    "apar_id",
-    "tekst3",
-    "tekst4",
-    "long_info1",
-    "long_info2",
-    "ext_ord_ref",
-    "period",
-    "order_date",
-    "currency",
-    "article",
-    "art_descr",
-    "amount",
-    "value_1",
-    *(f"dim_{i}" for i in range(1, DIM_SLOTS + 1)),
-    "tax_code",
-    "short_info",
-)
-
-
-def _period_text(value: int | None) -> str:
-    if value is None:
-        return ""
-    return f"{value // 100:04d}-{value % 100:02d}"
-
-
-def read(data: BinaryIO, options: AgressoOptions) -> list[ParsedOrder]:
-    """Parse a file written with the same layout; raises ValueError on any structural fault."""
-    layout = record_layout(options.layout)
-    classic = layout.has("accept_flag")
-    reader = RecordReader(layout, [f for f in _READ_FIELDS if layout.has(f)])
-    orders: list[ParsedOrder] = []
-    seen: set[int] = set()
-    order: ParsedOrder | None = None
-    item: ParsedItem | None = None
-    for number, line in iter_lines(data, codec(options.encoding), options.line_ending):
-        try:
-            row = reader.parse(line)
-        except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from None
-        if row["trans_type"] != TRANS_TYPE:
-            raise ValueError(f"line {number}: trans_type {row['trans_type']!r} is not 42")
-        is_header = row["line_no"] == 0
-        if classic and (row["accept_flag"] == 1) != is_header:
-            raise ValueError(f"line {number}: accept_flag must be 1 on headers only")
-        if is_header:
-            order_id = row["order_id"]
-            if order_id in seen:
-                raise ValueError(f"line {number}: order id {order_id} appears twice")
-            seen.add(order_id)
-            order = ParsedOrder(
-                order_id=order_id,
-                batch_id=row["batch_id"],
-                client=row["client"],
-                voucher_type=row["voucher_type"],
-                order_type=row["order_type"],
-                pay_method=row["pay_method"],
-                responsible=row["responsible"],
-                responsible2=row["responsible2"],
-                apar_id=row["apar_id"],
-                text3=row["tekst3"],
-                text4=row["tekst4"],
-                header_text=row["long_info1"],
-                header_text2=row["long_info2"],
-                ext_ord_ref=row["ext_ord_ref"],
-                period=_period_text(row["period"]),
-                order_date=row["order_date"],
-                currency=row["currency"],
-            )
-            orders.append(order)
-            item = None
-            continue
-        if order is None:
-            raise ValueError(f"line {number}: a line before the first order header")
-        for key in ("order_id", "batch_id", "client", "voucher_type"):
-            if row[key] != getattr(order, key):
-                raise ValueError(f"line {number}: {key} differs from its order header")
-        if row["sequence_no"] == 0:
-            if row["line_no"] != len(order.items) + 1:
-                raise ValueError(f"line {number}: item lines must be numbered 1, 2, … per order")
-            item = ParsedItem(
-                line_no=row["line_no"],
-                article=row["article"],
-                description=row["art_descr"],
-                amount_ore=row["amount"],
-                quantity=Decimal(row["value_1"]).scaleb(-2),
-                dimensions=tuple(row[f"dim_{i}"] for i in range(1, DIM_SLOTS + 1)),
-                tax_code=row["tax_code"],
-                period=_period_text(row["period"]),
-            )
-            order.items.append(item)
-        else:
-            if item is None or row["line_no"] != item.line_no:
-                raise ValueError(f"line {number}: a text line must follow its item line")
-            if row["sequence_no"] != len(item.texts) + 1:
-                raise ValueError(f"line {number}: text lines must be numbered 1, 2, … per item")
-            item.texts.append(row["short_info"])
-    return orders

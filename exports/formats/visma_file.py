@@ -18,8 +18,7 @@ each field. Choices the vendor text leaves open:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
 from exports.formats import checks
@@ -28,10 +27,8 @@ from exports.formats.checks import error
 from exports.formats.encoding import SUPPORTED_ENCODINGS, Codec, codec
 from exports.formats.fixedwidth import (
     FieldOverflow,
-    RecordReader,
     RecordSink,
     RecordWriter,
-    iter_lines,
 )
 from exports.formats.layout import RecordLayout, load_layout
 from exports.formats.types import Basis, Finding, FormatError, Line, WriteSummary
@@ -92,43 +89,6 @@ class VismaFileOptions:
     @property
     def fl_record(self) -> str:
         return "FL_extended" if self.layout == "extended" else "FL_basic"
-
-
-@dataclass
-class ParsedVismaLine:
-    """One FL record and its LT texts, as read back from a file (quantities signed again)."""
-
-    customer_id: str  # KUNDENR as written (11 digits)
-    name: str
-    address1: str
-    address2: str
-    postcode: str
-    oppdragsgiver: str
-    vare: str
-    running_no: int
-    unit_price_ore: int
-    quantity: Decimal
-    amount_ore: int
-    case_no: str = ""
-    internal: str = ""
-    kb: tuple[str, ...] = ()
-    vat_code: str = ""
-    profil: str = ""
-    your_ref: str = ""
-    order_ref: str = ""
-    texts: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ParsedVismaFile:
-    reference_text: str
-    extended: bool
-    lines: list[ParsedVismaLine]
-    record_count: int  # SL.ANTPOST
-
-    @property
-    def total_ore(self) -> int:
-        return sum(line.amount_ore for line in self.lines)
 
 
 def record_layout(record: str) -> RecordLayout:
@@ -570,86 +530,3 @@ def write(bases: Iterable[Basis], options: VismaFileOptions, out: BinaryIO) -> W
     summary.warnings = planner.warnings
     summary.skipped_pks = planner.skipped
     return summary
-
-
-def _quantity(grunnlag: int, options: VismaFileOptions) -> Decimal:
-    if options.quantity_decimals == 0:
-        return Decimal(grunnlag)
-    return Decimal(grunnlag).scaleb(-2)
-
-
-def read(data: BinaryIO, options: VismaFileOptions) -> ParsedVismaFile:
-    """Parse a file written with the same options; raises ValueError on any structural fault."""
-    readers = {
-        "ST": RecordReader(record_layout("ST")),
-        "FL": RecordReader(record_layout(options.fl_record)),
-        "LT": RecordReader(record_layout("LT")),
-        "SL": RecordReader(record_layout("SL")),
-    }
-    parsed: ParsedVismaFile | None = None
-    current: ParsedVismaLine | None = None
-    current_key: tuple[Any, ...] = ()
-    count = 0
-    ended = False
-    for number, text in iter_lines(data, codec(options.encoding), options.line_ending):
-        count += 1
-        kind = text[:2]
-        if ended:
-            raise ValueError(f"line {number}: records after SL")
-        if kind not in readers:
-            raise ValueError(f"line {number}: unknown record type {kind!r}")
-        if (kind == "ST") != (number == 1):
-            raise ValueError(f"line {number}: ST must be the first record and only the first")
-        try:
-            row = readers[kind].parse(text)
-        except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from None
-        if kind == "ST":
-            extended = row["FORMAT"] == "U"
-            if extended != (options.layout == "extended"):
-                raise ValueError("ST.FORMAT does not match the configured layout")
-            parsed = ParsedVismaFile(row["REFERANSE"], extended, [], 0)
-        elif kind == "FL":
-            assert parsed is not None
-            price, grunnlag = row["PRIS"], row["GRUNNLAG"]
-            quantity = _quantity(grunnlag, options)
-            if price < 0:
-                price, quantity = -price, -quantity
-            current = ParsedVismaLine(
-                customer_id=f"{row['KUNDENR']:011d}",
-                name=row["NAVN"],
-                address1=row["ADRESSE1"],
-                address2=row["ADRESSE2"],
-                postcode=f"{row['POSTNR']:04d}" if row["POSTNR"] is not None else "",
-                oppdragsgiver=f"{row['OPPDRGNR']:03d}",
-                vare=f"{row['VARENR']:04d}",
-                running_no=row["LOPENR"],
-                unit_price_ore=price,
-                quantity=quantity,
-                amount_ore=row["BELOP"],
-                case_no=row["SAKSNR"],
-                internal=row.get("INTFAKT", ""),
-                kb=tuple(row[f"KB{i:02d}"] for i in range(1, 11)) if extended else (),
-                vat_code=row.get("MVAKODE", ""),
-                profil=row.get("PROFIL", ""),
-                your_ref=row.get("DERESREF", ""),
-                order_ref=row.get("ORDREREF", ""),
-            )
-            current_key = (row["KUNDENR"], row["OPPDRGNR"], row["VARENR"], row["LOPENR"])
-            parsed.lines.append(current)
-        elif kind == "LT":
-            key = (row["KUNDENR"], row["OPPDRGNR"], row["VARENR"], row["LOPENR"])
-            if current is None or key != current_key:
-                raise ValueError(f"line {number}: LT does not belong to the FL before it")
-            if row["LINJENR"] != len(current.texts) + 1:
-                raise ValueError(f"line {number}: LT numbers must run 01, 02, … per FL")
-            current.texts.append(row["TEKST"])
-        else:
-            assert parsed is not None
-            parsed.record_count = row["ANTPOST"]
-            ended = True
-            if parsed.record_count != count:
-                raise ValueError(f"SL counts {parsed.record_count} records, the file has {count}")
-    if parsed is None or not ended:
-        raise ValueError("the file has no ST or no SL record")
-    return parsed

@@ -11,7 +11,7 @@ import pytest
 
 from exports.formats import agresso_cs15, agresso_lg04
 from exports.formats.types import Basis, Finding, FormatError
-from tests.export_formats import samples
+from tests.export_formats import readers, samples
 
 CLASSIC = samples.LG04_CLASSIC
 
@@ -144,7 +144,7 @@ def test_order_ids_one_per_basis_and_running_out() -> None:
     out = io.BytesIO()
     summary = agresso_lg04.write(samples.BASES, CLASSIC, out, iter([7, 8, 9, 10]))
     assert summary.order_ids == {1: 7, 2: 8, 3: 9, 4: 10}
-    orders = agresso_lg04.read(io.BytesIO(out.getvalue()), CLASSIC)
+    orders = readers.read_agresso(io.BytesIO(out.getvalue()), CLASSIC)
     assert [o.order_id for o in orders] == [7, 8, 9, 10]
     with pytest.raises(ValueError, match="brukt opp"):
         agresso_lg04.write(samples.BASES, CLASSIC, io.BytesIO(), iter([1, 2, 3]))
@@ -183,5 +183,5 @@ def test_cs15_one_record_per_distinct_payer() -> None:
     payers = [samples.KARI, samples.AILE, samples.KARI]
     summary = agresso_cs15.write_customers(payers, samples.CS15, out)
     assert summary.count == 2
-    read = agresso_cs15.read_customers(io.BytesIO(out.getvalue()), samples.CS15)
+    read = readers.read_customers(io.BytesIO(out.getvalue()), samples.CS15)
     assert [c.identifier for c in read] == [samples.FNR_OTHER, samples.DNR]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from exports.formats import agresso_cs15, agresso_lg04, visma_file
 from exports.formats.encoding import codec
 from exports.formats.types import Basis, Customer, Line
-from tests.export_formats import samples
+from tests.export_formats import readers, samples
 from tests.export_formats.ids import organisation_number, synthetic_fnr
 
 PEOPLE = [synthetic_fnr(i) for i in range(6)] + [samples.DNR, samples.FNR_2032]
@@ -132,7 +132,7 @@ def test_visma_round_trip(bases: list[Basis], extended: bool, crlf: bool) -> Non
     fl_length = 397 if extended else 163
     assert set(lengths) <= {63, fl_length, 74, 10}
     assert lengths[0] == 63 and lengths[-1] == 10
-    parsed = visma_file.read(io.BytesIO(data), options)
+    parsed = readers.read_visma(io.BytesIO(data), options)
     assert parsed.record_count == len(lengths) == summary.records
     assert parsed.total_ore == summary.total_ore == sum(b.total_ore for b in bases)
     assert summary.count == len(bases)
@@ -179,7 +179,7 @@ def test_lg04_round_trip(bases: list[Basis], wide: bool, by_id: bool) -> None:
     lengths = _record_lengths(data, options.line_ending.encode())
     assert set(lengths) == {4324 if wide else 1905}
     assert summary.records == len(lengths)
-    orders = agresso_lg04.read(io.BytesIO(data), options)
+    orders = readers.read_agresso(io.BytesIO(data), options)
     assert [o.order_id for o in orders] == list(range(first, first + len(bases)))
     assert summary.order_ids == {b.pk: first + i for i, b in enumerate(bases)}
     assert sum(o.total_ore for o in orders) == summary.total_ore
@@ -213,7 +213,7 @@ def test_cs15_round_trip(bases: list[Basis]) -> None:
     out = io.BytesIO()
     summary = agresso_cs15.write_customers(agresso_cs15.distinct_payers(bases), samples.CS15, out)
     assert set(_record_lengths(out.getvalue(), b"\r\n")) == {1608}
-    read = agresso_cs15.read_customers(io.BytesIO(out.getvalue()), samples.CS15)
+    read = readers.read_customers(io.BytesIO(out.getvalue()), samples.CS15)
     firsts: dict[str, Customer] = {}
     for basis in bases:
         firsts.setdefault(basis.payer.identifier, basis.payer)

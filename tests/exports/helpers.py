@@ -8,9 +8,11 @@ from typing import Any
 
 from exports.formats import agresso_lg04, visma_file
 from exports.models import Export
-from exports.services import export_create, export_run
+from exports.run import export_run
+from exports.services import export_create
 from invoices.models import BasisKind, BasisStatus, InvoiceBasis, Municipality
 from tests import factories
+from tests.export_formats import readers
 
 DIMS = {"ansvar": "3100", "tjeneste": "25300", "prosjekt": "9"}
 
@@ -37,17 +39,17 @@ def stored_files(media_root: Path) -> list[Path]:
     return sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
 
 
-def read_visma(export: Export, layout: str = "extended") -> visma_file.ParsedVismaFile:
+def read_visma(export: Export, layout: str = "extended") -> readers.ParsedVismaFile:
     with open(export.file.path, "rb") as fh:
-        return visma_file.read(fh, visma_file.VismaFileOptions(layout=layout))  # type: ignore[arg-type]
+        return readers.read_visma(fh, visma_file.VismaFileOptions(layout=layout))  # type: ignore[arg-type]
 
 
 def read_agresso(
     export: Export, layout: str = "classic", line_ending: str = "\r\n"
-) -> list[agresso_lg04.ParsedOrder]:
+) -> list[readers.ParsedOrder]:
     options = agresso_lg04.AgressoOptions(layout=layout, line_ending=line_ending)  # type: ignore[arg-type]
     with open(export.file.path, "rb") as fh:
-        return agresso_lg04.read(fh, options)
+        return readers.read_agresso(fh, options)
 
 
 def month(m: Municipality) -> dict[str, InvoiceBasis]:

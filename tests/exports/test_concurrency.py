@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from exports import services
 from exports.models import Export, ExportItem, ExportProfile, ExportStatus
-from exports.services import export_create, export_run
+from exports.run import _Run, export_run
+from exports.services import export_create
 from invoices.models import BasisStatus, InvoiceBasis, Municipality
 from tests import factories
 from tests.exports.helpers import DIMS
@@ -39,13 +39,13 @@ def test_concurrent_runs_export_each_basis_once(
     )
     # Both runs have validated and written their file before either commits.
     barrier = threading.Barrier(2, timeout=30)
-    original = services._Run._commit
+    original = _Run._commit
 
     def commit_together(self: Any, *args: Any) -> None:
         barrier.wait()
         original(self, *args)
 
-    monkeypatch.setattr(services._Run, "_commit", commit_together)
+    monkeypatch.setattr(_Run, "_commit", commit_together)
     errors: list[BaseException] = []
 
     def run(pk: int) -> None:

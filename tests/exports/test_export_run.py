@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from exports import services
+from exports import findings, run
 from exports.models import Export, ExportItem, ExportProfile, ExportStatus
-from exports.services import ExportBusy, export_create, export_run, exports_resume_stale
+from exports.run import export_run
+from exports.services import ExportBusy, export_create, exports_resume_stale
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis, Municipality
 from tests import factories
 from tests.exports.helpers import (
@@ -291,13 +292,13 @@ def test_a_basis_changed_while_writing_aborts_the_whole_export(
 ) -> None:
     first = factories.basis(kommune_a, lines=[{"dimensions": DIMS}])
     second = factories.basis(kommune_a, lines=[{"dimensions": DIMS}])
-    original = services._Run._check_written
+    original = run._Run._check_written
 
     def withdraw_meanwhile(self: Any, written: Any) -> None:
         original(self, written)
         InvoiceBasis.objects.filter(pk=second.pk).update(status=BasisStatus.RECEIVED)
 
-    monkeypatch.setattr(services._Run, "_check_written", withdraw_meanwhile)
+    monkeypatch.setattr(run._Run, "_check_written", withdraw_meanwhile)
 
     export = run_export(kommune_a, merkantil_a)
 
@@ -315,13 +316,13 @@ def test_a_run_that_lost_its_lease_cannot_commit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     basis = factories.basis(kommune_a, lines=[{"dimensions": DIMS}])
-    original = services._Run._check_written
+    original = run._Run._check_written
 
     def taken_over(self: Any, written: Any) -> None:
         original(self, written)
         Export.objects.filter(pk=self.export.pk).update(run_token="someone-else")
 
-    monkeypatch.setattr(services._Run, "_check_written", taken_over)
+    monkeypatch.setattr(run._Run, "_check_written", taken_over)
 
     export = run_export(kommune_a, merkantil_a)
 
@@ -433,14 +434,14 @@ def test_a_taken_over_export_that_fails_leaves_no_file_behind(
     stale = media_root / "exports" / "9999" / "2026-10" / "VISMA_9999_202610_001.txt"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"ST stale\r\n")
-    original = services._Run._check_written
+    original = run._Run._check_written
 
     def withdraw_meanwhile(self: Any, written: Any) -> None:
         original(self, written)
         InvoiceBasis.objects.filter(pk=basis.pk).update(status=BasisStatus.RECEIVED)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(services._Run, "_check_written", withdraw_meanwhile)
+        patch.setattr(run._Run, "_check_written", withdraw_meanwhile)
         resumed = export_run(export.pk)
 
     assert resumed.status == ExportStatus.FAILED
@@ -454,7 +455,7 @@ def test_a_long_report_keeps_errors_first_and_counts_the_rest(
     visma_profile: ExportProfile,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(services, "MAX_STORED_FINDINGS", 2)
+    monkeypatch.setattr(findings, "MAX_STORED_FINDINGS", 2)
     unmapped = factories.service(kommune_a, "UKJENT", visma_vare="")
     sami = factories.party(kommune_a, factories.FNR_2032, name="Čáhppes Ŋuolga")
     for _ in range(3):

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from aidn_billing.celery import app as celery_app
 from exports.models import Export, ExportProfile, ExportStatus
-from exports.services import export_run as run_export_by_pk
+from exports.run import export_run as run_export_by_pk
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis, Municipality
 from tests import factories
 from tests.exports.helpers import DIMS, file_bytes, run_export, sha256_of
@@ -110,7 +110,8 @@ def test_start_with_bad_input_explains_instead_of_failing(
 def test_progress_fragment_polls_until_finished_then_reloads(
     kommune_a: Municipality, merkantil_a: Any, visma_profile: ExportProfile
 ) -> None:
-    from exports.services import export_create, export_run
+    from exports.run import export_run
+    from exports.services import export_create
 
     factories.basis(kommune_a, lines=[{"dimensions": DIMS}])
     export = export_create(

@@ -19,8 +19,11 @@ from invoices.validation import (
     ServiceInfo,
     content_hash,
     load_stored_originals,
+    period_bounds,
     validate_bases,
 )
+from invoices.validation.checker import Checker, Memo
+from invoices.validation.lines import fast_line, validate_line
 from tests import factories
 from tests.intake import helpers
 
@@ -571,8 +574,6 @@ FIELD_VALUES: dict[str, Any] = {
 def test_fast_path_accepts_only_what_the_full_check_accepts(
     kind: str, fields: list[str], amount_delta: int, data: Any
 ) -> None:
-    from invoices import validation
-
     line = helpers.line(quantity="-4.00" if kind == "credit" else "4.00")
     for name in fields:
         line[name] = data.draw(FIELD_VALUES[name], label=name)
@@ -581,25 +582,21 @@ def test_fast_path_accepts_only_what_the_full_check_accepts(
         line["amount_ore"] = amount_for(hundredths, line["unit_price_ore"]) + amount_delta
     except Exception:
         pass
-    memo = validation._Memo()
+    memo = Memo()
     issues: list[Issue] = []
-    check = validation._Checker(0, "R", issues, memo)
-    period_range = validation.period_bounds("2026-10")
-    full = validation._validate_line(check, line, 0, kind, _CATALOGUE, period_range)
+    check = Checker(0, "R", issues, memo)
+    period_range = period_bounds("2026-10")
+    full = validate_line(check, line, 0, kind, _CATALOGUE, period_range)
     usable = memo.usable_services("2026-10", _CATALOGUE)
-    fast = validation._fast_line(line, 0, kind, usable, _CATALOGUE, memo)
+    fast = fast_line(line, 0, kind, usable, _CATALOGUE, memo)
     if fast is not None:
         assert issues == [] and full == fast, (line, issues)
 
 
 def test_fast_path_takes_the_common_line() -> None:
-    from invoices import validation
-
-    memo = validation._Memo()
+    memo = Memo()
     line = helpers.line()
-    checker = validation._Checker(0, "R", [], memo)
-    validation._validate_line(
-        checker, line, 0, "invoice", _CATALOGUE, validation.period_bounds("2026-10")
-    )
+    checker = Checker(0, "R", [], memo)
+    validate_line(checker, line, 0, "invoice", _CATALOGUE, period_bounds("2026-10"))
     usable = memo.usable_services("2026-10", _CATALOGUE)
-    assert validation._fast_line(line, 0, "invoice", usable, _CATALOGUE, memo) is not None
+    assert fast_line(line, 0, "invoice", usable, _CATALOGUE, memo) is not None

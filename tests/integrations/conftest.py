@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from integrations import services
+from integrations import wakeup
 from integrations.models import VismaSettings
 from integrations.visma_simulator import Faults, start_simulator
 from invoices.models import Municipality
@@ -55,7 +55,7 @@ def wakeups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, float | Non
     def record(transfer_id: int, *, copies: int = 1, countdown: float | None = None) -> None:
         calls.append((transfer_id, copies, countdown))
 
-    monkeypatch.setattr(services, "enqueue_send", record)
+    monkeypatch.setattr(wakeup, "enqueue_send", record)
     return calls
 
 

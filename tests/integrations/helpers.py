@@ -6,7 +6,7 @@ import hashlib
 import time
 from typing import Any
 
-from integrations import services
+from integrations import delivery, selectors
 from integrations.models import Transfer, TransferAttempt
 from invoices.models import BasisStatus, InvoiceBasis, InvoiceLine, Municipality, Service
 from tests import factories
@@ -73,9 +73,9 @@ def run_transfer(transfer: Transfer, *, rounds: int = 200, sweep: bool = False) 
     for i in range(rounds):
         if i:
             time.sleep(0.01)
-        services.transfer_process(transfer.pk)
+        delivery.transfer_process(transfer.pk)
         if sweep:
-            services.attempts_sweep()
+            delivery.attempts_sweep()
         transfer.refresh_from_db()
         if not transfer.is_active:
             return transfer
@@ -83,7 +83,7 @@ def run_transfer(transfer: Transfer, *, rounds: int = 200, sweep: bool = False) 
 
 
 def states(transfer: Transfer) -> dict[str, int]:
-    return services.transfer_counts(transfer)
+    return selectors.transfer_counts(transfer)
 
 
 def per_ref(stats: dict[str, Any], selskap: str = "1") -> dict[str, dict[str, int]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from integrations import services
+from integrations import delivery, wakeup
 from integrations.models import Transfer, VismaSettings
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis
 from tests.integrations.conftest import DEMO_PASSWORD
@@ -85,9 +85,9 @@ def test_send_to_visma_wait_prints_counts(kommune_a, visma_a, simulator, monkeyp
     bulk_bases(kommune_a, 5)
 
     def work_inline(transfer_id: int, *, copies: int = 1, countdown: float | None = None) -> None:
-        services.transfer_process(transfer_id)
+        delivery.transfer_process(transfer_id)
 
-    monkeypatch.setattr(services, "enqueue_send", work_inline)
+    monkeypatch.setattr(wakeup, "enqueue_send", work_inline)
     out = StringIO()
     call_command(
         "send_to_visma", "--municipality", "9999", "--period", "2026-10", "--wait", stdout=out

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from integrations import services
+from integrations import delivery, outcome, services, status
 from integrations.models import AttemptState, BasisVismaStatus, Transfer, TransferAttempt
 from integrations.visma.client import get_client
 from integrations.visma.errors import ClientFault
@@ -171,7 +171,7 @@ def test_lost_reply_is_resolved_by_hentstatus_without_a_resend(
     simulator.set_faults(drop_reply_rate=1.0, operations=["SendFakturagrunnlag"])
     transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
 
-    services.transfer_process(transfer.pk)
+    delivery.transfer_process(transfer.pk)
     transfer.refresh_from_db()
     assert transfer.status == "done"
     assert states(transfer) == {"sent": 30}
@@ -194,15 +194,15 @@ def test_lost_reply_is_not_resent_until_hentstatus_answers(
     # Replies are lost, and HentStatus is unavailable for a while.
     simulator.set_faults(drop_reply_rate=1.0, operations=["SendFakturagrunnlag"])
     transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
-    claim = services._claim(transfer.pk, "w1")
+    claim = delivery._claim(transfer.pk, "w1")
     assert claim is not None
-    services._deliver(claim)
+    delivery._deliver(claim)
     assert states(transfer) == {"unknown": 10}
     assert all(a.status_check_required for a in transfer.attempts.all())
 
     simulator.set_faults(drop_reply_rate=0, http_5xx_rate=1.0, operations=["HentStatus"])
     for _ in range(3):
-        services.transfer_process(transfer.pk)
+        delivery.transfer_process(transfer.pk)
     assert states(transfer) == {"unknown": 10}
     assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 1  # nothing resent meanwhile
 
@@ -302,7 +302,7 @@ def test_expired_lease_is_resolved_through_hentstatus_before_any_resend(
     bulk_bases(kommune_a, 20)
     transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
     # Worker 1 claims and sends a batch, then dies before recording the reply.
-    claim = services._claim(transfer.pk, "dead-worker")
+    claim = delivery._claim(transfer.pk, "dead-worker")
     assert claim is not None
     soaps = load([a.basis_id for a in claim.attempts], context_for(kommune_a))
     batch = [s for s in soaps.values() if isinstance(s, SoapBasis)]
@@ -310,12 +310,12 @@ def test_expired_lease_is_resolved_through_hentstatus_before_any_resend(
     client = get_client(visma_a.base_url, "demo", DEMO_PASSWORD)
     client.send("1", claim.batch_reference, batch, False)
     # Worker 2 claims the other batch, and dies before its call left the machine.
-    claim2 = services._claim(transfer.pk, "dead-worker-2")
+    claim2 = delivery._claim(transfer.pk, "dead-worker-2")
     assert claim2 is not None
     assert states(transfer) == {"in_flight": 20}
 
     settings.VISMA_LEASE_SECONDS = 0
-    report = services.attempts_sweep()
+    report = delivery.attempts_sweep()
     assert report["expired"] == 20
     assert states(transfer) == {"unknown": 20}
     assert wakeups and wakeups[-1][0] == transfer.pk
@@ -353,7 +353,7 @@ def test_failures_after_the_cap_are_failed_retryable_and_visible(
 def test_backoff_grows_and_is_capped(settings):
     settings.VISMA_RETRY_BASE_SECONDS = 10
     settings.VISMA_RETRY_MAX_SECONDS = 60
-    values = [services.backoff_seconds(n) for n in range(1, 8)]
+    values = [outcome.backoff_seconds(n) for n in range(1, 8)]
     assert 5 <= values[0] <= 10
     assert 10 <= values[1] <= 20
     assert all(30 <= v <= 60 for v in values[3:])
@@ -386,8 +386,8 @@ def test_invalid_request_is_split_to_find_the_bad_basis(
                 raise ClientFault("Ugyldig forespørsel", code="UGYLDIG_FORESPORSEL")
             return self.inner.send(selskap, bunt, bases, testmodus)
 
-    real_client = services._client
-    monkeypatch.setattr(services, "_client", lambda vs: PickyClient(real_client(vs)))
+    real_client = services.client_for
+    monkeypatch.setattr(services, "client_for", lambda vs: PickyClient(real_client(vs)))
     transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
 
     assert states(transfer) == {"sent": 7, "rejected": 1}
@@ -428,11 +428,11 @@ def test_status_refresh_stores_invoice_number_kid_and_due_date(
 ):
     ids = bulk_bases(kommune_a, 3)
     run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
-    assert services.status_refresh(kommune_a, actor=merkantil_a) == 3
+    assert status.status_refresh(kommune_a, actor=merkantil_a) == 3
     assert set(BasisVismaStatus.objects.values_list("tilstand", flat=True)) == {"MOTTATT"}
 
     simulator.invoice("1")
-    assert services.status_refresh(kommune_a) == 3
+    assert status.status_refresh(kommune_a) == 3
     rows = list(BasisVismaStatus.objects.filter(basis_id__in=ids))
     assert {r.tilstand for r in rows} == {"FAKTURERT"}
     for r in rows:
@@ -440,7 +440,7 @@ def test_status_refresh_stores_invoice_number_kid_and_due_date(
         assert is_valid_kid(r.kid) and r.warnings == []
         assert r.belop_ore == 86000
     # Invoiced bases are not asked about again.
-    assert services.status_refresh(kommune_a) == 0
+    assert status.status_refresh(kommune_a) == 0
 
 
 def test_status_refresh_keeps_an_invalid_kid_as_a_warning(kommune_a, visma_a, monkeypatch):
@@ -457,8 +457,8 @@ def test_status_refresh_keeps_an_invalid_kid_as_a_warning(kommune_a, visma_a, mo
                 StatusResult(r, "FAKTURERT", "G-1", "100001", kid="12345678", belop=1) for r in refs
             ]
 
-    monkeypatch.setattr(services, "_client", lambda vs: FakeClient())
-    services.status_refresh(kommune_a)
+    monkeypatch.setattr(services, "client_for", lambda vs: FakeClient())
+    status.status_refresh(kommune_a)
     row = BasisVismaStatus.objects.get(basis=basis)
     assert row.kid == "12345678"
     assert any("KID" in w for w in row.warnings)

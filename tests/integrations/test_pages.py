@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations import services
+from integrations import status as visma_status
 from integrations.models import Transfer
 from invoices.models import BasisStatus, InvoiceBasis
 from tests import factories
@@ -176,7 +177,7 @@ def test_basis_page_shows_visma_details(client, kommune_a, merkantil_a, visma_a,
     basis = factories.basis(kommune_a)
     run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
     simulator.invoice("1")
-    services.status_refresh(kommune_a)
+    visma_status.status_refresh(kommune_a)
     client.force_login(merkantil_a)
     body = client.get(reverse("integrations:basis_extra", args=[basis.pk])).content.decode()
     from integrations.models import BasisVismaStatus

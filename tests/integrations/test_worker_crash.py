@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
-from integrations import services
+from integrations import delivery, selectors, services, wakeup
 from integrations.models import AttemptState, Transfer, TransferAttempt
 from invoices.models import BasisStatus, InvoiceBasis
 from tests.integrations.helpers import bulk_bases, per_ref
@@ -74,7 +74,7 @@ def producer(broker: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 "integrations.tasks.send_transfer", args=[transfer_id], countdown=countdown
             )
 
-    monkeypatch.setattr(services, "enqueue_send", enqueue)
+    monkeypatch.setattr(wakeup, "enqueue_send", enqueue)
     yield app
     app.close()
 
@@ -159,12 +159,12 @@ def test_worker_killed_mid_run_every_basis_stored_exactly_once(
         in_flight_at_kill = stuck.count()
 
         time.sleep(LEASE + 0.5)
-        report = services.attempts_sweep()
+        report = delivery.attempts_sweep()
         assert report["expired"] == in_flight_at_kill
         second = _start_worker(broker, log, "visma-crash-2")
 
         def finished() -> bool:
-            services.attempts_sweep()  # what beat does every minute, here every half second
+            delivery.attempts_sweep()  # what beat does every minute, here every half second
             transfer.refresh_from_db()
             return not transfer.is_active
 
@@ -176,7 +176,7 @@ def test_worker_killed_mid_run_every_basis_stored_exactly_once(
         print(log.read_text(errors="replace")[-3000:] if log.exists() else "")
 
     assert transfer.status == "done"
-    assert services.transfer_counts(transfer) == {AttemptState.SENT: BASES}
+    assert selectors.transfer_counts(transfer) == {AttemptState.SENT: BASES}
     assert not TransferAttempt.objects.exclude(state=AttemptState.SENT).exists()
     assert set(InvoiceBasis.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
         BasisStatus.SENT

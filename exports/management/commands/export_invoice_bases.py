@@ -10,13 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from exports.models import ExportFormat, ExportStatus
-from exports.services import (
-    ExportError,
-    ExportIntegrityError,
-    export_create,
-    export_download,
-    export_run,
-)
+from exports.run import export_run
+from exports.services import ExportError, ExportIntegrityError, export_create, export_download
 from invoices.models import Municipality, Unit
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations import services
+from integrations import selectors, services
 from integrations.models import Transfer
 from invoices.models import Municipality
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         basis_ids = None
         if options["test"]:
             basis_ids = list(
-                services.sendable_bases(municipality, period)
+                selectors.sendable_bases(municipality, period)
                 .order_by("pk")
                 .values_list("pk", flat=True)[: services.MAX_TEST_BASES]
             )
@@ -60,7 +60,7 @@ class Command(BaseCommand):
         last = ""
         while True:
             transfer = Transfer.objects.get(pk=transfer.pk)
-            counts = services.transfer_counts(transfer)
+            counts = selectors.transfer_counts(transfer)
             line = ", ".join(f"{state}={n}" for state, n in sorted(counts.items()))
             if line != last:
                 self.stdout.write(f"  {transfer.get_status_display()}: {line}")

@@ -1,0 +1,38 @@
+"""Reads for the Visma pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
+
+from invoices.models import BasisStatus, InvoiceBasis, Municipality
+
+from .models import (
+    Transfer,
+)
+
+
+def sendable_bases(municipality: Municipality, period: str) -> Any:
+    """Approved bases of the period: what *Send til Visma* would carry."""
+    return InvoiceBasis.objects.filter(
+        municipality=municipality, period=period, status=BasisStatus.APPROVED
+    )
+
+
+def transfer_counts(transfer: Transfer) -> dict[str, int]:
+    """Attempts per state right now (the progress bar)."""
+    return dict(
+        transfer.attempts.order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+
+
+def period_send_summary(municipality: Municipality, period: str) -> dict[str, int]:
+    row = sendable_bases(municipality, period).aggregate(
+        count=Count("pk"), total=Coalesce(Sum("total_ore"), 0)
+    )
+    return {"count": row["count"] or 0, "total_ore": row["total"] or 0}
