@@ -131,6 +131,7 @@ def test(pytest_args: list[str]) -> int:
         ("ruff", [PY, "-m", "ruff", "check", "."], env),
         ("ruff format", [PY, "-m", "ruff", "format", "--check", "."], env),
         ("mypy", [PY, "-m", "mypy", "."], env),
+        ("import contracts", [VENV / "bin" / "lint-imports"], env),
         (
             "check --deploy",
             [PY, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

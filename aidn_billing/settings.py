@@ -81,6 +81,14 @@ INSTALLED_APPS = [
     "invoices",
     "exports",
     "integrations",
+    # Last: the project's own commands that set up every app (seed_demo).
+    "aidn_billing",
+]
+
+# The channels a month can leave by (invoices/channels.py), in the order the pages show them.
+BILLING_CHANNELS = [
+    "exports.channel.CHANNEL",
+    "integrations.channel.CHANNEL",
 ]
 
 MIDDLEWARE = [

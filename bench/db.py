@@ -24,12 +24,12 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connections
 
+from aidn_billing.demo import seed_channels
 from invoices import demo_data
 from invoices.demo_data import (
     SIZES,
     ensure_user,
     iter_invoice_bases,
-    seed_installed_apps,
     setup_demo_municipality,
     write_document,
 )
@@ -142,7 +142,7 @@ def bench_municipality() -> Municipality:
         raise RuntimeError("bench_municipality() runs inside bench_database()")
     if "municipality" not in _active:
         municipality = setup_demo_municipality()
-        seed_installed_apps(municipality)
+        seed_channels(municipality)
         _active["municipality"] = municipality
     return _active["municipality"]  # type: ignore[no-any-return]
 

@@ -1,4 +1,4 @@
-"""Demo kommune's export profile, set up by the demo seeder (it calls `seed_demo` of each app)."""
+"""Demo kommune's export profile, set up by `manage.py seed_demo`."""
 
 from __future__ import annotations
 

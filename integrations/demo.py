@@ -13,11 +13,11 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-visma-2026"  # noqa: S105 - the simulator's published demo credentials
 
 
-def seed_demo(municipality: Municipality) -> None:
+def seed_demo(municipality: Municipality) -> str:
     """Point the municipality at the simulator, enabled. Existing settings are left as they are,
     so running the seeder again never undoes an administrator's changes."""
     if VismaSettings.objects.filter(municipality=municipality).exists():
-        return
+        return "Visma settings kept"
     obj = VismaSettings(
         municipality=municipality,
         selskap=DEMO_SELSKAP,
@@ -27,3 +27,4 @@ def seed_demo(municipality: Municipality) -> None:
     )
     obj.set_password(DEMO_PASSWORD)
     obj.save()
+    return "Visma settings created (local simulator)"

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -173,7 +174,13 @@ def client_for(obj: VismaSettings) -> Any:
     # Looked up at call time so that tests and benchmarks can count or wrap calls.
     from .visma.client import get_client
 
-    return get_client(obj.base_url, obj.username, obj.get_password())
+    return get_client(
+        obj.base_url,
+        obj.username,
+        obj.get_password(),
+        connect_timeout=float(settings.VISMA_CONNECT_TIMEOUT),
+        read_timeout=float(settings.VISMA_READ_TIMEOUT),
+    )
 
 
 def usable_settings(municipality: Municipality) -> VismaSettings:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import importlib
 import itertools
 import json
 import random
@@ -27,11 +26,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import module_has_submodule
 
 from .amounts import amount_for_quantity
 from .intake import intake_bases
@@ -727,20 +724,3 @@ def load_month(
         totals.updated += result.updated
         totals.unchanged += result.unchanged
     return totals
-
-
-def seed_installed_apps(municipality: Municipality) -> list[tuple[str, Any]]:
-    """Call `seed_demo(municipality)` in every installed app that has a `demo` module.
-
-    Each app sets up its own part of the demo (export profile, Visma settings …); this module only
-    knows that the hook exists. Returns (app label, what the hook returned).
-    """
-    done = []
-    for app_config in apps.get_app_configs():
-        if app_config.module is None or not module_has_submodule(app_config.module, "demo"):
-            continue
-        module = importlib.import_module(f"{app_config.name}.demo")
-        hook = getattr(module, "seed_demo", None)
-        if callable(hook):
-            done.append((app_config.label, hook(municipality)))
-    return done

@@ -109,17 +109,20 @@ class _NoNetworkSession(requests.Session):
 # --- public API ----------------------------------------------------------------------------------
 
 
-def get_client(base_url: str, username: str, password: str) -> VismaClient:
-    """The process's client for these credentials (created on first use).
+def get_client(
+    base_url: str,
+    username: str,
+    password: str,
+    *,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 60.0,
+) -> VismaClient:
+    """The process's client for these credentials and timeouts (created on first use).
 
-    `base_url` is the municipality's URL ending in `fakturering_ws/`. Timeouts come from
-    `settings.VISMA_CONNECT_TIMEOUT` / `VISMA_READ_TIMEOUT`. A changed password gives a new client;
-    a forked child process (Celery prefork) never reuses its parent's connections.
+    `base_url` is the municipality's URL ending in `fakturering_ws/`; the caller passes the
+    installation's timeouts (the client knows no Django settings). A changed password gives a new
+    client; a forked child process (Celery prefork) never reuses its parent's connections.
     """
-    from django.conf import settings
-
-    connect_timeout = float(settings.VISMA_CONNECT_TIMEOUT)
-    read_timeout = float(settings.VISMA_READ_TIMEOUT)
     key = (
         base_url,
         username,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.machinery
 import io
 import json
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -14,6 +11,8 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
+from exports.models import ExportProfile
+from integrations.models import VismaSettings
 from invoices import demo_data
 from invoices.demo_data import DEMO_USERS, SIZES, build_document, iter_invoice_bases
 from invoices.identifiers import validate_org_number
@@ -110,22 +109,18 @@ def test_months_larger_than_one_intake_chunk_go_in_chunks(monkeypatch: pytest.Mo
     assert InvoiceBasis.objects.filter(kind=BasisKind.CREDIT, credits__isnull=False).count() == 2
 
 
-def test_every_installed_app_seeds_its_part(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Any] = []
-    hook = types.ModuleType("invoices.demo")
-    hook.__spec__ = importlib.machinery.ModuleSpec("invoices.demo", None)
-
-    def seed_demo(municipality: Municipality) -> str:
-        calls.append(municipality)
-        return "3 ting"
-
-    hook.seed_demo = seed_demo  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "invoices.demo", hook)
-
+def test_each_channel_seeds_its_part_once() -> None:
     output = seed()
 
-    assert [m.number for m in calls] == ["9999"]
-    assert "invoices: 3 ting" in output
+    municipality = Municipality.objects.get(number="9999")
+    assert ExportProfile.objects.filter(municipality=municipality).count() == 1
+    assert VismaSettings.objects.get(municipality=municipality).enabled
+    assert "exports: export profile created" in output
+    assert "integrations: Visma settings created" in output
+    # A second run keeps what an administrator may have changed since.
+    again = seed()
+    assert "exports: export profile kept" in again
+    assert "integrations: Visma settings kept" in again
 
 
 def test_refuses_production_unless_forced(settings: Any) -> None:

@@ -228,3 +228,9 @@ def test_enabled_needs_a_password_in_the_database_too(kommune_a) -> None:
         VismaSettings.objects.create(
             municipality=kommune_a, selskap="1", base_url="https://x/fakturering_ws/", enabled=True
         )
+
+
+def test_the_client_gets_the_installations_timeouts(visma_a: Any, settings: Any) -> None:
+    settings.VISMA_CONNECT_TIMEOUT = 1.5
+    settings.VISMA_READ_TIMEOUT = 3.0
+    assert services.client_for(visma_a).timeout == (1.5, 3.0)

@@ -365,14 +365,13 @@ def test_status_answers_in_request_order_up_to_500(client: VismaClient) -> None:
 # get_client
 
 
-def test_get_client_is_one_per_credentials(
-    simulator: SimulatorHandle, settings: pytest.FixtureRequest
-) -> None:
-    settings.VISMA_CONNECT_TIMEOUT = 1.5  # type: ignore[attr-defined]
-    settings.VISMA_READ_TIMEOUT = 3.0  # type: ignore[attr-defined]
-    a = get_client(simulator.url, USER, PASSWORD)
-    assert get_client(simulator.url, USER, PASSWORD) is a
-    assert get_client(simulator.url, USER, "another") is not a
+def test_get_client_is_one_per_credentials_and_timeouts(simulator: SimulatorHandle) -> None:
+    a = get_client(simulator.url, USER, PASSWORD, connect_timeout=1.5, read_timeout=3.0)
+    assert get_client(simulator.url, USER, PASSWORD, connect_timeout=1.5, read_timeout=3.0) is a
+    assert (
+        get_client(simulator.url, USER, "another", connect_timeout=1.5, read_timeout=3.0) is not a
+    )
+    assert get_client(simulator.url, USER, PASSWORD, connect_timeout=2, read_timeout=3) is not a
     assert a.timeout == (1.5, 3.0)
     assert a.endpoint == simulator.url + "FaktureringService"
     assert a.ping("1").selskap == "1"

@@ -1,4 +1,8 @@
-"""`manage.py seed_demo`: Demo kommune, its users and one month of synthetic invoice bases."""
+"""`manage.py seed_demo`: Demo kommune, its users and one month of synthetic invoice bases.
+
+It lives in the project package because it sets up every app: the domain's demo municipality and
+month, then each channel's own part, called here by name (the export profile, the Visma settings
+pointing at the local simulator)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count, Sum
 
+from aidn_billing.demo import seed_channels
 from invoices.demo_data import (
     DEMO_NUMBER,
     DEMO_USERS,
@@ -17,7 +22,6 @@ from invoices.demo_data import (
     load_month,
     parse_period,
     previous_period,
-    seed_installed_apps,
     setup_demo_municipality,
 )
 from invoices.models import InvoiceBasis
@@ -71,7 +75,7 @@ class Command(BaseCommand):
                 for username, password, role in DEMO_USERS
             ]
             totals = load_month(municipality, size, seed=seed, period=period)
-            hooks = seed_installed_apps(municipality)
+            hooks = seed_channels(municipality)
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"{municipality}: {period}, størrelse {size}, frø {seed}"))

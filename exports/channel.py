@@ -1,0 +1,12 @@
+"""The file channel as the domain's pages see it (`invoices.channels`)."""
+
+from invoices.channels import Channel
+from invoices.models import TransferRoute
+
+CHANNEL = Channel(
+    name="exports",
+    routes=frozenset({TransferRoute.VISMA_FILE, TransferRoute.AGRESSO_FILE}),
+    nav_template="exports/_nav.html",
+    period_actions_template="exports/_period_actions.html",
+    basis_extra_template="exports/_basis_extra.html",
+)

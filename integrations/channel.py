@@ -1,0 +1,12 @@
+"""The Visma web service channel as the domain's pages see it (`invoices.channels`)."""
+
+from invoices.channels import Channel
+from invoices.models import TransferRoute
+
+CHANNEL = Channel(
+    name="integrations",
+    routes=frozenset({TransferRoute.VISMA_API}),
+    nav_template="integrations/_nav.html",
+    period_actions_template="integrations/_period_actions.html",
+    basis_extra_template="integrations/_basis_extra.html",
+)
