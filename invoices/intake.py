@@ -28,6 +28,7 @@ from core.actors import Actor
 from core.bulk import insert_rows
 from core.db import among
 
+from . import summaries
 from .audit import audit
 from .models import (
     LINE_COLUMNS,
@@ -314,11 +315,13 @@ def _intake(
     # Invoices first: a credit may point at an invoice that arrives in the same request.
     insert([b for b in new if b.kind == BasisKind.INVOICE])
     if changed:
+        summaries.remove([pk for _b, pk in changed])
         _replace_bases([row(b) for b, _pk in changed])
         InvoiceLine.objects.filter(basis_id__in=[pk for _b, pk in changed]).delete()
         basis_ids.extend(changed)
     insert([b for b in new if b.kind == BasisKind.CREDIT])
     insert_rows(InvoiceLine, LINE_COLUMNS, _line_rows(basis_ids, catalogue))
+    summaries.add([pk for _b, pk in basis_ids])
 
     result.created = len(new)
     result.updated = len(changed)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from core.actors import Actor, user_id, user_or_none
 from core.db import among
 
-from . import state
+from . import state, summaries
 from .access import role_of
 from .audit import audit
 from .models import (
@@ -296,6 +296,7 @@ def invoice_basis_delete(basis: InvoiceBasis, actor: Actor) -> None:
         period=locked.period,
         total_ore=locked.total_ore,
     )
+    summaries.remove([locked.pk])
     InvoiceLine.objects.filter(basis=locked).delete()
     locked.delete()
 
@@ -384,6 +385,7 @@ def invoice_basis_credit(basis: InvoiceBasis, actor: Actor) -> InvoiceBasis:
         )
         for line, source in zip(credit_lines, lines, strict=True)
     )
+    summaries.add([credit.pk])
     audit(
         "invoice_basis.credit",
         actor=actor,

@@ -9,11 +9,11 @@ received ──approve──> approved ──export──> exported             
 ```
 
 Every change goes through `transition` (or a named step built on it): many bases in one statement
-per chunk, `updated_at` always set, and a change the table does not allow raises
-`TransitionRefused` before anything is written. A basis that is not in the expected status is
-left alone and not counted, so a caller that locked its rows compares the count with what it
-expected. The channels (file export, Visma) say what happened ("exported", "sent", "refused by
-the receiver"); they never write the status column themselves.
+per chunk, `updated_at` always set, the month's totals moved with them (`summaries`), and a change
+the table does not allow raises `TransitionRefused` before anything is written. A basis that is
+not in the expected status is left alone and not counted, so a caller that locked its rows
+compares the count with what it expected. The channels (file export, Visma) say what happened
+("exported", "sent", "refused by the receiver"); they never write the status column themselves.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.db import among
 
+from . import summaries
 from .models import BasisStatus, InvoiceBasis
 
 RECEIVED = BasisStatus.RECEIVED
@@ -78,16 +80,36 @@ def transition(
     if refused or not sources:
         raise TransitionRefused(f"{', '.join(map(str, refused or ['(none)']))} → {to}")
     values = {"status": to, "updated_at": at or timezone.now(), **fields}
+    with transaction.atomic():
+        # The rows that move, locked in id order, so the month totals move exactly what the
+        # update moves.
+        ids = _lock_moving(bases, sources)
+        if not ids:
+            return 0
+        moving = summaries.measure(ids)
+        moved = 0
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            moved += InvoiceBasis.objects.filter(among("id", chunk), status__in=sources).update(
+                **values
+            )
+        summaries.apply(moving, -1)
+        summaries.apply(moving, 1, status=to)
+        return moved
+
+
+def _lock_moving(bases: Bases, sources: list[str]) -> list[int]:
+    def locked(qs: QuerySet[InvoiceBasis]) -> list[int]:
+        rows = qs.select_for_update().filter(status__in=sources).order_by("pk")
+        return list(rows.values_list("pk", flat=True))
+
     if isinstance(bases, QuerySet):
-        return bases.filter(status__in=sources).update(**values)
-    ids = list(bases)
-    moved = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        moved += InvoiceBasis.objects.filter(among("id", chunk), status__in=sources).update(
-            **values
-        )
-    return moved
+        return locked(bases)
+    wanted = sorted(set(bases))
+    ids: list[int] = []
+    for start in range(0, len(wanted), CHUNK):
+        ids += locked(InvoiceBasis.objects.filter(among("id", wanted[start : start + CHUNK])))
+    return ids
 
 
 # --- the named steps the services and channels call -------------------------------------------

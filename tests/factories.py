@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from invoices import summaries
 from invoices.models import (
     AccountingSettings,
     BasisKind,
@@ -156,4 +157,6 @@ def basis(
         )
         for i, (spec, qty, price, amount) in enumerate(computed, start=1)
     )
+    # Counted in the month's totals as intake would count it.
+    summaries.add([b.pk])
     return b

@@ -57,7 +57,8 @@ def test_every_allowed_transition_moves_only_bases_in_its_source_status(
         moved = state.transition([mover.pk, bystander.pk], frm=frm, to=to)
 
     assert moved == 1
-    assert len(queries) == 1  # one statement for the set
+    basis_updates = [q for q in queries if q["sql"].startswith('UPDATE "invoices_invoicebasis"')]
+    assert len(basis_updates) == 1  # one statement for the set
     mover.refresh_from_db()
     bystander.refresh_from_db()
     assert mover.status == to and mover.updated_at > old
@@ -93,8 +94,19 @@ def test_many_bases_move_in_bounded_statements(
     ids = [factories.basis(kommune_a, status=BasisStatus.SENDING).pk for _ in range(5)]
     with CaptureQueriesContext(connection) as queries:
         assert state.mark_sent(ids) == 5
-    assert len(queries) == 3
+    basis_updates = [q for q in queries if q["sql"].startswith('UPDATE "invoices_invoicebasis"')]
+    assert len(basis_updates) == 3
     assert set(InvoiceBasis.objects.values_list("status", flat=True)) == {BasisStatus.SENT}
+
+
+def test_the_statements_do_not_grow_with_the_bases(kommune_a: Municipality) -> None:
+    def statements(n: int) -> int:
+        ids = [factories.basis(kommune_a, status=BasisStatus.RECEIVED).pk for _ in range(n)]
+        with CaptureQueriesContext(connection) as queries:
+            assert state.transition(ids, frm=BasisStatus.RECEIVED, to=BasisStatus.APPROVED) == n
+        return len(queries)
+
+    assert statements(2) == statements(40)
 
 
 def test_named_steps_set_what_their_step_means(kommune_a: Municipality, admin_a: object) -> None:

@@ -26,6 +26,7 @@ from exports import prefilter
 from exports.formats import agresso_lg04, visma_file
 from exports.models import Export, ExportItem
 from exports.selectors import Selection, iter_bases
+from invoices import summaries
 from invoices.models import (
     BasisKind,
     BasisStatus,
@@ -268,6 +269,7 @@ def _store(m: Municipality, month: list[dict[str, Any]]) -> None:
             InvoiceLine(basis=basis, line_no=i, **{**line, "service": services[line["service"]]})
             for i, line in enumerate(spec["lines"], start=1)
         )
+    summaries.rebuild(m.pk, PERIOD)
 
 
 def _selection(m: Municipality) -> Selection:

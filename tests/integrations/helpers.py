@@ -8,6 +8,7 @@ from typing import Any
 
 from integrations import delivery, selectors
 from integrations.models import Transfer, TransferAttempt
+from invoices import summaries
 from invoices.models import BasisStatus, InvoiceBasis, InvoiceLine, Municipality, Service
 from tests import factories
 
@@ -64,6 +65,7 @@ def bulk_bases(
         ),
         batch_size=1000,
     )
+    summaries.add(ids)
     return ids
 
 
