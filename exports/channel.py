@@ -1,5 +1,7 @@
 """The file channel as the domain's pages see it (`invoices.channels`)."""
 
+from django.utils.translation import gettext_lazy as _
+
 from invoices.channels import Channel
 from invoices.models import TransferRoute
 
@@ -9,4 +11,6 @@ CHANNEL = Channel(
     nav_template="exports/_nav.html",
     period_actions_template="exports/_period_actions.html",
     basis_extra_template="exports/_basis_extra.html",
+    start_url_name="exports:start",
+    start_label=_("Last ned eksportfil"),
 )

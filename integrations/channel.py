@@ -1,5 +1,7 @@
 """The Visma web service channel as the domain's pages see it (`invoices.channels`)."""
 
+from django.utils.translation import gettext_lazy as _
+
 from invoices.channels import Channel
 from invoices.models import TransferRoute
 
@@ -9,4 +11,6 @@ CHANNEL = Channel(
     nav_template="integrations/_nav.html",
     period_actions_template="integrations/_period_actions.html",
     basis_extra_template="integrations/_basis_extra.html",
+    start_url_name="integrations:send",
+    start_label=_("Send til Visma"),
 )

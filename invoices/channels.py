@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
+
+from .models import AccountingSettings, Municipality, TransferRoute
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,26 @@ class Channel:
     period_actions_template: str
     # What the channel knows about one basis, on the basis page.
     basis_extra_template: str
+    # The page where the month leaves by this channel (a confirmation of the selection, count and
+    # total), and its button's words; the overview links there when the route is this channel's.
+    start_url_name: str
+    start_label: str | Promise
 
 
 @functools.cache
 def channels() -> tuple[Channel, ...]:
     return tuple(import_string(path) for path in settings.BILLING_CHANNELS)
+
+
+def for_route(route: str) -> Channel | None:
+    """The channel that carries a transfer route."""
+    return next((c for c in channels() if route in c.routes), None)
+
+
+def primary(municipality: Municipality) -> Channel | None:
+    """The channel of the municipality's own transfer route (its accounting settings)."""
+    settings_ = AccountingSettings.objects.filter(municipality=municipality).first()
+    return for_route(settings_.transfer_route if settings_ else TransferRoute.VISMA_FILE)
 
 
 @receiver(setting_changed)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import api, views
+from . import api, overview_views, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
@@ -24,6 +24,7 @@ token_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("oversikt/", overview_views.overview, name="overview"),
     path("logg-inn/", auth_views.LoginView.as_view(), name="login"),
     path("logg-ut/", auth_views.LogoutView.as_view(), name="logout"),
     path("kommune/", views.switch_municipality, name="switch_municipality"),

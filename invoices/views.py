@@ -31,7 +31,15 @@ from .access import (
     scoped,
     set_active_municipality,
 )
-from .models import ApiToken, BasisStatus, InvoiceBasis, InvoiceLine, Role, Unit
+from .models import (
+    ApiToken,
+    BasisStatus,
+    InvoiceBasis,
+    InvoiceLine,
+    Role,
+    ServiceMonthTotal,
+    Unit,
+)
 from .services import (
     CREDITABLE,
     BasisActionError,
@@ -53,7 +61,9 @@ def home(request: HttpRequest) -> HttpResponse:
     access = get_access(request)
     if access is None:
         return render(request, "no_access.html", status=403)
-    return redirect("invoices:list")
+    if access.role == Role.SYSTEMADMINISTRATOR:
+        return redirect("invoices:list")
+    return redirect("overview")
 
 
 @login_required
@@ -153,13 +163,31 @@ def basis_list_summary(request: HttpRequest) -> HttpResponse:
         .annotate(count=Count("id"), total=Sum("total_ore"))
         .order_by("unit__code")
     )
-    by_service = (
-        InvoiceLine.objects.filter(basis__in=selected.values("pk"))
-        .order_by()
-        .values("service__code", "service__name")
-        .annotate(count=Count("id"), total=Sum("amount_ore"))
-        .order_by("service__code")
-    )
+    if filters["service"]:
+        # Bases with a line of the service may have other services' lines too: read them.
+        by_service = list(
+            InvoiceLine.objects.filter(basis__in=selected.values("pk"))
+            .order_by()
+            .values("service__code", "service__name")
+            .annotate(count=Count("id"), total=Sum("amount_ore"))
+            .order_by("service__code")
+        )
+    else:
+        # The whole month (or unit, or status) per service: from the month totals, not from
+        # its 100 000 lines.
+        kept = ServiceMonthTotal.objects.filter(
+            municipality=access.municipality, period=filters["period"]
+        )
+        if filters["unit"]:
+            kept = kept.filter(unit__code=filters["unit"])
+        if filters["status"]:
+            kept = kept.filter(status=filters["status"])
+        by_service = list(
+            kept.order_by()
+            .values("service__code", "service__name")
+            .annotate(count=Sum("lines"), total=Sum("total_ore"))
+            .order_by("service__code")
+        )
     return render(
         request,
         "invoices/_list_summary.html",

@@ -47,6 +47,7 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     # Django's set_language: a GET changes nothing and only redirects back.
     "set_language": (None, {A: 302, M: 302, S: 302, B: 302, AB: 302, LB: 302, ANON: 302}),
     "switch_municipality": (None, POST_ONLY),
+    "overview": (None, VIEW_ALL),
     "invoices:list": (None, VIEW_ALL),
     "invoices:list_summary": (None, VIEW_ALL),
     "invoices:detail": ("basis", OBJ_VIEW_ALL),
@@ -271,6 +272,7 @@ def test_lists_never_show_other_tenants_data(world: dict) -> None:
     client = _client(world["personas"][B])
     basis = world["basis"]
     for name in (
+        "overview",
         "invoices:list",
         "invoices:list_summary",
         "exports:history",
