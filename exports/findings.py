@@ -104,6 +104,7 @@ def selection_findings(
                 municipality=selection.municipality,
                 period=selection.period,
                 unit_id=selection.unit_id,
+                service_id=selection.service_id,
                 basis_ids=selection.basis_ids,
                 statuses=selection.statuses,
             )

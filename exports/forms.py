@@ -100,6 +100,7 @@ class StartExportForm(forms.Form):
     period = forms.RegexField(label=_("Periode"), regex=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7)
     format = forms.ChoiceField(label=_("Format"), choices=ExportFormat.choices)
     unit = forms.CharField(label=_("Enhet"), required=False, max_length=32)
+    service = forms.CharField(label=_("Tjeneste"), required=False, max_length=32)
     is_test = forms.BooleanField(label=_("Testfil (låser ingen grunnlag)"), required=False)
 
 

@@ -19,6 +19,7 @@ from invoices.models import (
     AccountingSettings,
     InvoiceBasis,
     Municipality,
+    Service,
     TransferRoute,
     Unit,
     default_kb_slots,  # noqa: F401 - named by migration 0001, which made the field it defaulted
@@ -374,6 +375,10 @@ class Export(models.Model):
     period = models.CharField(_("periode"), max_length=7)
     unit = models.ForeignKey(
         Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Only the bases with a line of this service (the list's service filter); null = all.
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     # An explicit selection of bases (re-export, small test files); null = all in period/unit.
     basis_ids = models.JSONField(null=True, blank=True)

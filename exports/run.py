@@ -211,6 +211,7 @@ class _Run:
             municipality=self.municipality,
             period=e.period,
             unit_id=e.unit_id,
+            service_id=e.service_id,
             basis_ids=e.basis_ids,
             statuses=statuses,
             include_zero_amount=self.profile.include_zero_amount,

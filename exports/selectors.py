@@ -78,6 +78,7 @@ class Selection:
     municipality: Municipality
     period: str
     unit_id: int | None = None
+    service_id: int | None = None
     basis_ids: Sequence[int] | None = None
     statuses: tuple[str, ...] = (BasisStatus.APPROVED,)
     include_zero_amount: bool = True
@@ -95,6 +96,10 @@ class Selection:
         )
         if self.unit_id is not None:
             qs = qs.filter(unit_id=self.unit_id)
+        if self.service_id is not None:
+            qs = qs.filter(
+                pk__in=InvoiceLine.objects.filter(service_id=self.service_id).values("basis_id")
+            )
         if self.basis_ids is not None:
             qs = qs.filter(among("pk", self.basis_ids))
         if not self.include_zero_amount:

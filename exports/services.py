@@ -23,6 +23,7 @@ from invoices.audit import audit
 from invoices.models import (
     Municipality,
     Role,
+    Service,
     Unit,
 )
 
@@ -141,6 +142,7 @@ def export_create(
     fmt: str,
     layout: str | None = None,
     unit: Unit | None = None,
+    service: Service | None = None,
     basis_ids: Sequence[int] | None = None,
     actor: Actor,
     override_reason: str | None = None,
@@ -169,6 +171,8 @@ def export_create(
         )
     if unit is not None and unit.municipality_id != municipality.pk:
         raise ExportError(_("Ukjent enhet."))
+    if service is not None and service.municipality_id != municipality.pk:
+        raise ExportError(_("Ukjent tjeneste."))
     ids: list[int] | None = None
     if basis_ids is not None:
         try:
@@ -197,6 +201,7 @@ def export_create(
                     layout=layout,
                     period=period,
                     unit=unit,
+                    service=service,
                     basis_ids__isnull=True,
                     override=False,
                     is_test=is_test,
@@ -213,6 +218,7 @@ def export_create(
             layout=layout,
             period=period,
             unit=unit,
+            service=service,
             basis_ids=ids,
             is_test=is_test,
             override=override,
@@ -228,6 +234,7 @@ def export_create(
             layout=layout,
             period=period,
             unit=unit.code if unit else "",
+            service=service.code if service else "",
             basis_count=len(ids) if ids is not None else None,
             is_test=is_test,
         )

@@ -12,14 +12,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.paging import Paginator
 from invoices.access import (
@@ -32,7 +31,8 @@ from invoices.access import (
     scoped,
 )
 from invoices.forms import AccountingSettingsForm
-from invoices.models import BasisStatus, InvoiceBasis, TransferRoute, Unit
+from invoices.models import BasisStatus, InvoiceBasis, TransferRoute
+from invoices.selection import MonthSelection
 from invoices.services import BasisActionError, accounting_settings_get, accounting_settings_update
 
 from .forms import PROFILE_SECTIONS, ExportProfileForm, OverrideExportForm, StartExportForm
@@ -60,68 +60,69 @@ def _default_format(route: str) -> str:
     return ExportFormat.AGRESSO if route == TransferRoute.AGRESSO_FILE else ExportFormat.VISMA
 
 
+def _box_context(access: Access, selection: MonthSelection) -> dict[str, Any]:
+    """What the file channel would take from the selection, and how."""
+    count, total = selection.totals(access.municipality, BasisStatus.APPROVED)
+    profile = export_profile_get(access.municipality)
+    route = accounting_settings_get(access.municipality).transfer_route
+    pending = (
+        scoped(Export.objects.all(), access)
+        .filter(period=selection.period, status__in=["queued", "running"])
+        .order_by("-pk")
+        .first()
+    )
+    return {
+        "selection": selection,
+        "period": selection.period,
+        "unit_code": selection.unit.code if selection.unit else "",
+        "service_code": selection.service.code if selection.service else "",
+        "count": count,
+        "total": total,
+        "profile": profile,
+        "default_format": _default_format(route),
+        "formats": ExportFormat.choices,
+        "file_route": route != TransferRoute.VISMA_API,
+        "can_test": access.can(TEST_TRANSFER_ROLES),
+        "pending": pending,
+    }
+
+
 @login_required
 @require_GET
 def period_preview(request: HttpRequest) -> HttpResponse:
     """The *Last ned eksportfil* box on the invoice list: what would go, and the button."""
     access = require_access(request, BILLING_ROLES)
-    period = request.GET.get("period", "")
-    unit_code = request.GET.get("unit", "")
-    bases = scoped(InvoiceBasis.objects.all(), access).filter(
-        period=period, status=BasisStatus.APPROVED
-    )
-    if unit_code:
-        bases = bases.filter(unit__code=unit_code)
-    totals = bases.aggregate(count=Count("pk"), total=Sum("total_ore"))
-    profile = export_profile_get(access.municipality)
-    route = accounting_settings_get(access.municipality).transfer_route
-    pending = (
-        scoped(Export.objects.all(), access)
-        .filter(period=period, status__in=["queued", "running"])
-        .order_by("-pk")
-        .first()
-    )
-    return render(
-        request,
-        "exports/_period_preview.html",
-        {
-            "period": period,
-            "unit_code": unit_code,
-            "count": totals["count"] or 0,
-            "total": totals["total"] or 0,
-            "profile": profile,
-            "default_format": _default_format(route),
-            "formats": ExportFormat.choices,
-            "file_route": route != TransferRoute.VISMA_API,
-            "can_test": access.can(TEST_TRANSFER_ROLES),
-            "pending": pending,
-        },
-    )
+    selection = MonthSelection.from_data(access.municipality, request.GET)
+    return render(request, "exports/_period_preview.html", _box_context(access, selection))
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def export_start(request: HttpRequest) -> HttpResponse:
+    """GET: the confirmation (the selection, how many approved bases, their total, the format).
+    POST: ask for the export of exactly that selection."""
     access = require_access(request, BILLING_ROLES)
+    if request.method == "GET":
+        selection = MonthSelection.from_data(access.municipality, request.GET)
+        return render(request, "exports/start_confirm.html", _box_context(access, selection))
     form = StartExportForm(request.POST)
     back = reverse("invoices:list")
     if not form.is_valid():
         messages.error(request, _("Ugyldig valg: sjekk periode og format."))
         return redirect(back)
     data = form.cleaned_data
+    selection = MonthSelection.from_data(access.municipality, data)
     back = f"{back}?{urlencode({'period': data['period']})}"
-    unit = None
-    if data["unit"]:
-        unit = scoped(Unit.objects.all(), access).filter(code=data["unit"]).first()
-        if unit is None:
-            messages.error(request, _("Ukjent enhet."))
-            return redirect(back)
+    if not selection.valid:
+        messages.error(request, _("Ukjent enhet eller tjeneste."))
+        return redirect(back)
     try:
         export = export_create(
             access.municipality,
-            period=data["period"],
+            period=selection.period,
             fmt=data["format"],
-            unit=unit,
+            unit=selection.unit,
+            service=selection.service,
             actor=request.user,
             is_test=data["is_test"],
         )

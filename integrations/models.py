@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from invoices.models import InvoiceBasis, Municipality
+from invoices.models import InvoiceBasis, Municipality, Service, Unit
 
 from . import crypto
 
@@ -102,6 +102,13 @@ class Transfer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     is_test = models.BooleanField(_("test"), default=False)
     period = models.CharField(_("periode"), max_length=7, blank=True)
+    # The list's filters the transfer was started with (null: the whole period).
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # True when the user picked bases one by one (test transfers, retries) instead of a period.
     is_selection = models.BooleanField(default=False)
     retry_of = models.ForeignKey(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 
 from invoices.models import BasisStatus, InvoiceBasis, Municipality
 
@@ -29,10 +28,3 @@ def transfer_counts(transfer: Transfer) -> dict[str, int]:
         .annotate(n=Count("id"))
         .values_list("state", "n")
     )
-
-
-def period_send_summary(municipality: Municipality, period: str) -> dict[str, int]:
-    row = sendable_bases(municipality, period).aggregate(
-        count=Count("pk"), total=Coalesce(Sum("total_ore"), 0)
-    )
-    return {"count": row["count"] or 0, "total_ore": row["total"] or 0}

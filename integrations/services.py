@@ -20,7 +20,15 @@ from django.utils.translation import gettext as _
 from core.actors import Actor, user_or_none
 from invoices import state
 from invoices.audit import audit
-from invoices.models import BasisStatus, InvoiceBasis, Municipality, basis_reference
+from invoices.models import (
+    BasisStatus,
+    InvoiceBasis,
+    InvoiceLine,
+    Municipality,
+    Service,
+    Unit,
+    basis_reference,
+)
 
 from . import wakeup
 from .crypto import SecretUnreadable
@@ -200,10 +208,13 @@ def transfer_start(
     *,
     period: str | None = None,
     basis_ids: Sequence[int] | None = None,
+    unit: Unit | None = None,
+    service: Service | None = None,
     actor: Actor,
     test: bool = False,
 ) -> Transfer:
-    """Create a transfer of the approved bases of `period` (and/or exactly `basis_ids`).
+    """Create a transfer of the approved bases of `period` (and/or exactly `basis_ids`), of
+    `unit` and with a line of `service` when given (the list's filters).
 
     Real transfers lock the bases (→ *sending*) in the same transaction that writes the outbox, so
     a double click or two users at once cannot give a basis two live attempts: the second start
@@ -223,7 +234,10 @@ def transfer_start(
     try:
         with transaction.atomic():
             transfer = _create_transfer(
-                municipality, period=period, basis_ids=basis_ids, actor=actor, test=test
+                municipality,
+                _Wanted(period, basis_ids, unit, service),
+                actor=actor,
+                test=test,
             )
     except IntegrityError as exc:
         # Another start took some of these bases between our read and our insert.
@@ -233,48 +247,61 @@ def transfer_start(
     return transfer
 
 
-def _selected(
-    municipality: Municipality, period: str | None, basis_ids: Sequence[int] | None
-) -> Any:
+@dataclass(frozen=True)
+class _Wanted:
+    """What a transfer is asked to take: a period, explicit bases, a unit, a service."""
+
+    period: str | None
+    basis_ids: Sequence[int] | None
+    unit: Unit | None = None
+    service: Service | None = None
+
+
+def _selected(municipality: Municipality, wanted: _Wanted) -> Any:
     qs = InvoiceBasis.objects.filter(municipality=municipality, status=BasisStatus.APPROVED)
-    if period:
-        qs = qs.filter(period=period)
-    if basis_ids is not None:
-        qs = qs.filter(pk__in=list(basis_ids))
+    if wanted.period:
+        qs = qs.filter(period=wanted.period)
+    if wanted.basis_ids is not None:
+        qs = qs.filter(pk__in=list(wanted.basis_ids))
+    if wanted.unit is not None:
+        qs = qs.filter(unit=wanted.unit)
+    if wanted.service is not None:
+        qs = qs.filter(pk__in=InvoiceLine.objects.filter(service=wanted.service).values("basis_id"))
     return qs
 
 
 def _create_transfer(
-    municipality: Municipality,
-    *,
-    period: str | None,
-    basis_ids: Sequence[int] | None,
-    actor: Actor,
-    test: bool,
+    municipality: Municipality, wanted: _Wanted, *, actor: Actor, test: bool
 ) -> Transfer:
-    qs = _selected(municipality, period, basis_ids)
+    for chosen in (wanted.unit, wanted.service):
+        if chosen is not None and chosen.municipality_id != municipality.pk:
+            raise TransferError(_("Ukjent enhet eller tjeneste."))
+    qs = _selected(municipality, wanted)
     if not test:
         qs = qs.select_for_update()
     rows = list(qs.order_by("pk").values_list("pk", "total_ore"))
     if not rows:
         raise TransferError(_("Det er ingen godkjente grunnlag å sende i dette utvalget."))
+    basis_ids = wanted.basis_ids
     if test and basis_ids is not None and len(rows) != len(set(basis_ids)):
         raise TransferError(_("Bare godkjente grunnlag kan tas med i en testoverføring."))
     transfer = Transfer.objects.create(
         municipality=municipality,
         created_by=user_or_none(actor),
         is_test=test,
-        period=period or "",
+        period=wanted.period or "",
+        unit=wanted.unit,
+        service=wanted.service,
         is_selection=basis_ids is not None,
         basis_count=len(rows),
         total_ore=sum(t for _, t in rows),
         counts={AttemptState.PENDING.value: len(rows)},
     )
-    inserted = _insert_attempts(transfer, _selected(municipality, period, basis_ids))
+    inserted = _insert_attempts(transfer, _selected(municipality, wanted))
     if inserted != len(rows):  # pragma: no cover - the rows are locked; a mismatch is a bug
         raise IntegrityError("the selection changed while the outbox was written")
     if not test:
-        moved = state.mark_sending(_selected(municipality, period, basis_ids))
+        moved = state.mark_sending(_selected(municipality, wanted))
         if moved != len(rows):  # pragma: no cover - rows are locked; a mismatch is a bug
             raise IntegrityError("approved bases changed while locked")
     audit(
@@ -284,6 +311,8 @@ def _create_transfer(
         obj=transfer,
         test=test,
         period=transfer.period,
+        unit=wanted.unit.code if wanted.unit else "",
+        service=wanted.service.code if wanted.service else "",
         count=transfer.basis_count,
         total_ore=transfer.total_ore,
     )

@@ -3,6 +3,8 @@ municipality's object is a 404); every write goes through integrations.services.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -20,12 +22,15 @@ from invoices.access import (
     BILLING_ROLES,
     TEST_TRANSFER_ROLES,
     VIEW_ROLES,
+    Access,
     get_for_access,
     get_invoice_basis_for_user,
     require_access,
     scoped,
 )
-from invoices.models import InvoiceBasis
+from invoices.models import BasisStatus, InvoiceBasis, TransferRoute
+from invoices.selection import MonthSelection
+from invoices.services import accounting_settings_get
 
 from . import selectors, services
 from .forms import TestTransferForm, VismaSettingsForm
@@ -95,35 +100,58 @@ def _period(request: HttpRequest) -> str:
 @require_GET
 def period_actions(request: HttpRequest) -> HttpResponse:
     """The *Send til Visma* button on the invoice list (loaded by htmx, so the list itself pays
-    no queries for it). Empty unless the user may send and the integration is enabled."""
+    no queries for it), for the list's selection. Empty unless the user may send and the
+    integration is enabled."""
     access = require_access(request)
-    period = _period(request)
+    selection = MonthSelection.from_data(access.municipality, request.GET)
     settings_obj = services.visma_settings_for(access.municipality)
-    context = {
-        "period": period,
+    context: dict[str, Any] = {
+        "selection": selection,
+        "period": selection.period,
         "show": bool(
-            period and access.can(BILLING_ROLES) and settings_obj and settings_obj.enabled
+            selection.valid and access.can(BILLING_ROLES) and settings_obj and settings_obj.enabled
         ),
         "can_test": access.can(TEST_TRANSFER_ROLES),
+        "primary": _is_primary(access),
     }
     if context["show"]:
-        context["summary"] = selectors.period_send_summary(access.municipality, period)
+        count, total = selection.totals(access.municipality, BasisStatus.APPROVED)
+        context["summary"] = {"count": count, "total_ore": total}
     return render(request, "integrations/_period_actions_content.html", context)
+
+
+def _is_primary(access: Access) -> bool:
+    """Whether the municipality's route is the web service (else it uses import files)."""
+    route = accounting_settings_get(access.municipality).transfer_route
+    return route == TransferRoute.VISMA_API
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def send_confirm(request: HttpRequest) -> HttpResponse:
+    """GET: the confirmation (the selection, how many approved bases, their total). POST: send
+    exactly that selection."""
     access = require_access(request, BILLING_ROLES)
-    period = _period(request)
+    data = request.POST if request.method == "POST" else request.GET
+    selection = MonthSelection.from_data(access.municipality, data)
     if request.method == "POST":
+        back = (
+            reverse("invoices:list") + "?" + (selection.query_string() if selection.valid else "")
+        )
+        if not selection.valid:
+            messages.error(request, _("Velg en periode i listen over fakturagrunnlag først."))
+            return redirect(back)
         try:
             transfer = services.transfer_start(
-                access.municipality, period=period or None, actor=request.user
+                access.municipality,
+                period=selection.period,
+                unit=selection.unit,
+                service=selection.service,
+                actor=request.user,
             )
         except services.TransferError as exc:
             messages.error(request, exc.message)
-            return redirect(f"{_list_url()}?period={period}")
+            return redirect(back)
         messages.success(
             request,
             _("Overføringen er startet: %(n)d grunnlag sendes til Visma.")
@@ -131,14 +159,19 @@ def send_confirm(request: HttpRequest) -> HttpResponse:
         )
         return redirect("integrations:transfer_detail", pk=transfer.pk)
     settings_obj = services.visma_settings_for(access.municipality)
-    summary = selectors.period_send_summary(access.municipality, period) if period else None
+    summary = None
+    if selection.valid:
+        count, total = selection.totals(access.municipality, BasisStatus.APPROVED)
+        summary = {"count": count, "total_ore": total}
     return render(
         request,
         "integrations/send_confirm.html",
         {
-            "period": period,
+            "selection": selection,
+            "period": selection.period,
             "summary": summary,
             "enabled": bool(settings_obj and settings_obj.enabled),
+            "primary": _is_primary(access),
         },
     )
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -40,6 +40,7 @@ from .models import (
     ServiceMonthTotal,
     Unit,
 )
+from .selection import MonthSelection
 from .services import (
     CREDITABLE,
     BasisActionError,
@@ -140,6 +141,10 @@ def basis_list(request: HttpRequest) -> HttpResponse:
             "statuses": BasisStatus.choices,
             "filters": filters,
             "filter_query": urlencode(query),
+            # What approval, export and send act on: the page's period, unit and service.
+            "selection_query": urlencode(
+                {k: filters[k] for k in ("period", "unit", "service") if filters[k]}
+            ),
             "can_bill": access.can(BILLING_ROLES),
         },
     )
@@ -237,43 +242,30 @@ def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-def _selection(access: Access, period: str, unit_code: str) -> QuerySet[InvoiceBasis]:
-    bases = scoped(InvoiceBasis.objects.filter(period=period), access)
-    if unit_code:
-        bases = bases.filter(unit__code=unit_code)
-    return bases
+def _list_url(selection: MonthSelection) -> str:
+    query = selection.query_string() if selection.valid else ""
+    return reverse("invoices:list") + ("?" + query if query else "")
 
 
-def _list_url(period: str, unit_code: str) -> str:
-    query = {k: v for k, v in (("period", period), ("unit", unit_code)) if v}
-    return reverse("invoices:list") + ("?" + urlencode(query) if query else "")
-
-
-def _report_url(period: str, unit_code: str) -> str:
-    query = {k: v for k, v in (("period", period), ("unit", unit_code)) if v}
-    return reverse("invoices:validation_report") + "?" + urlencode(query)
-
-
-def _period_and_unit(data: QueryDict) -> tuple[str, str]:
-    period = data.get("period", "") or ""
-    return (period if _PERIOD.fullmatch(period) else ""), (data.get("unit", "") or "")[:32]
+def _report_url(selection: MonthSelection) -> str:
+    return reverse("invoices:validation_report") + "?" + selection.query_string()
 
 
 @login_required
 @require_POST
 def period_approve(request: HttpRequest) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
-    period, unit_code = _period_and_unit(request.POST)
-    if not period:
+    selection = MonthSelection.from_data(access.municipality, request.POST)
+    if not selection.valid:
         messages.error(request, _("Velg en periode først."))
         return redirect("invoices:list")
     result = invoice_basis_approve(
-        _selection(access, period, unit_code).filter(status=BasisStatus.RECEIVED), request.user
+        selection.bases(access.municipality).filter(status=BasisStatus.RECEIVED), request.user
     )
     _approval_messages(request, result.approved, result.total_ore, len(result.invalid))
     if result.invalid:
-        return redirect(_report_url(period, unit_code))
-    return redirect(_list_url(period, unit_code))
+        return redirect(_report_url(selection))
+    return redirect(_list_url(selection))
 
 
 def _approval_messages(request: HttpRequest, approved: int, total_ore: int, invalid: int) -> None:
@@ -305,12 +297,12 @@ def _approval_messages(request: HttpRequest, approved: int, total_ore: int, inva
 @require_POST
 def period_unapprove(request: HttpRequest) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
-    period, unit_code = _period_and_unit(request.POST)
-    if not period:
+    selection = MonthSelection.from_data(access.municipality, request.POST)
+    if not selection.valid:
         messages.error(request, _("Velg en periode først."))
         return redirect("invoices:list")
     count = invoice_basis_unapprove(
-        _selection(access, period, unit_code).filter(status=BasisStatus.APPROVED), request.user
+        selection.bases(access.municipality).filter(status=BasisStatus.APPROVED), request.user
     )
     if count:
         messages.success(
@@ -324,7 +316,7 @@ def period_unapprove(request: HttpRequest) -> HttpResponse:
         )
     else:
         messages.info(request, _("Ingen godkjente grunnlag som kan trekkes tilbake i utvalget."))
-    return redirect(_list_url(period, unit_code))
+    return redirect(_list_url(selection))
 
 
 REPORT_PAGE_SIZE = 100
@@ -334,12 +326,12 @@ REPORT_PAGE_SIZE = 100
 def validation_report(request: HttpRequest) -> HttpResponse:
     """Every finding for the received and approved bases of a period (and unit), per basis."""
     access = require_access(request, BILLING_ROLES)
-    period, unit_code = _period_and_unit(request.GET)
+    selection = MonthSelection.from_data(access.municipality, request.GET)
     show_all = request.GET.get("vis") == "alle"
-    selection = _selection(access, period, unit_code).filter(
+    checked = selection.bases(access.municipality).filter(
         status__in=[BasisStatus.RECEIVED, BasisStatus.APPROVED]
     )
-    reports = validate_stored(access.municipality, selection) if period else {}
+    reports = validate_stored(access.municipality, checked) if selection.valid else {}
     with_findings = [r for r in reports.values() if r.issues]
     by_code = Counter(
         (issue.severity, issue.code, issue.message)
@@ -354,15 +346,16 @@ def validation_report(request: HttpRequest) -> HttpResponse:
         request,
         "invoices/validation_report.html",
         {
-            "period": period,
-            "unit_code": unit_code,
+            "period": selection.period,
+            "unit_code": selection.unit.code if selection.unit else "",
+            "selection": selection,
             "show_all": show_all,
             "checked": len(reports),
             "blocking": sum(1 for r in with_findings if r.blocking),
             "warned": sum(1 for r in with_findings if r.warnings),
             "by_code": sorted(by_code.items(), key=lambda item: (item[0][0], -item[1])),
             "page": Paginator(shown, REPORT_PAGE_SIZE).get_page(request.GET.get("page")),
-            "list_url": _list_url(period, unit_code),
+            "list_url": _list_url(selection),
         },
     )
 
@@ -371,9 +364,9 @@ def validation_report(request: HttpRequest) -> HttpResponse:
 def validation_summary(request: HttpRequest) -> HttpResponse:
     """The count of blocking errors among the received bases: loaded into the list page."""
     access = require_access(request, BILLING_ROLES)
-    period, unit_code = _period_and_unit(request.GET)
-    selection = _selection(access, period, unit_code).filter(status=BasisStatus.RECEIVED)
-    reports = validate_stored(access.municipality, selection) if period else {}
+    selection = MonthSelection.from_data(access.municipality, request.GET)
+    received = selection.bases(access.municipality).filter(status=BasisStatus.RECEIVED)
+    reports = validate_stored(access.municipality, received) if selection.valid else {}
     return render(
         request,
         "invoices/_validation_summary.html",
@@ -382,7 +375,7 @@ def validation_summary(request: HttpRequest) -> HttpResponse:
             "blocking": sum(1 for r in reports.values() if r.blocking),
             "errors": sum(len(r.errors) for r in reports.values()),
             "warnings": sum(len(r.warnings) for r in reports.values()),
-            "report_url": _report_url(period, unit_code),
+            "report_url": _report_url(selection),
         },
     )
 
@@ -433,7 +426,7 @@ def basis_delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("invoices:detail", pk=basis.pk)
     messages.success(request, _("Grunnlaget %(ref)s er slettet.") % {"ref": basis.source_reference})
-    return redirect(_list_url(basis.period, ""))
+    return redirect(reverse("invoices:list") + "?" + urlencode({"period": basis.period}))
 
 
 @login_required

@@ -66,7 +66,7 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
         {A: 405, M: 405, S: 405, B: 405, AB: 405, LB: 405, ANON: 405},
     ),
     "exports:history": (None, BILLING),
-    "exports:start": (None, POST_ONLY),
+    "exports:start": (None, BILLING),
     "exports:preview": (None, BILLING),
     "exports:override": (None, SUPER),
     "exports:profile": (None, ADMIN),

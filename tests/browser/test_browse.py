@@ -23,7 +23,13 @@ def test_login_list_and_detail(
         lines=[{"quantity": Decimal("1.50"), "unit_price_ore": 30000}],
     )
     login("merkantil_a")
-    assert page.url.endswith("/fakturagrunnlag/")
+    # Billing staff land on the month's overview; the same numbers as the list below.
+    assert page.url.endswith("/oversikt/")
+    assert page.inner_text("[data-testid=total-count]") == "2"
+    assert page.inner_text("[data-testid=total-sum]").replace("\u00a0", " ") == "1 310,00 kr"
+    page.click("nav.mainnav >> text=Fakturagrunnlag")
+    page.wait_for_load_state()
+    page.wait_for_selector("[data-testid=total-sum]")
     assert page.inner_text("[data-testid=total-count]") == "2"
     # 860,00 + 450,00 kr, shown the Norwegian way.
     assert page.inner_text("[data-testid=total-sum]").replace("\u00a0", " ") == "1 310,00"

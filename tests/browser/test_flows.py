@@ -17,7 +17,7 @@ from aidn_billing.celery import app as celery_app
 from exports.demo import seed_demo as seed_export_profile
 from integrations.models import VismaSettings
 from integrations.visma_simulator import Faults, start_simulator
-from invoices.models import BasisStatus, InvoiceBasis, Municipality
+from invoices.models import BasisStatus, InvoiceBasis, Municipality, TransferRoute
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -50,6 +50,8 @@ def month(kommune_a: Municipality) -> list[InvoiceBasis]:
 
 def _approve_month(page: Any) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
+    page.click("nav.mainnav >> text=Fakturagrunnlag")
+    page.wait_for_load_state()
     page.click("[data-testid=approve-period]")
     page.wait_for_load_state()
     assert "2 fakturagrunnlag godkjent" in page.inner_text(".messages")
@@ -104,6 +106,7 @@ def test_approve_and_send_to_visma(
     )
     visma.set_password("demo-visma-2026")
     visma.save()
+    factories.accounting(kommune_a, transfer_route=TransferRoute.VISMA_API)
     login("merkantil_a")
     _approve_month(page)
     page.click("[data-testid=visma-send] a.primary")

@@ -11,7 +11,7 @@ from django.urls import reverse
 from integrations import services
 from integrations import status as visma_status
 from integrations.models import Transfer
-from invoices.models import BasisStatus, InvoiceBasis
+from invoices.models import BasisStatus, InvoiceBasis, TransferRoute
 from tests import factories
 from tests.integrations.conftest import DEMO_PASSWORD
 from tests.integrations.helpers import bulk_bases, run_transfer
@@ -105,6 +105,9 @@ def test_send_button_shows_count_and_total_only_when_enabled(
     bulk_bases(kommune_a, 3)
     client.force_login(merkantil_a)
     url = reverse("integrations:period_actions") + "?period=2026-10"
+    # The municipality uses import files: the list offers no send next to the file button.
+    assert "Send til Visma" not in client.get(url).content.decode()
+    factories.accounting(kommune_a, transfer_route=TransferRoute.VISMA_API)
     body = client.get(url).content.decode()
     assert "Send til Visma (3 grunnlag, 2 580,00 kr)" in body.replace("\xa0", " ")
     visma_a.enabled = False
