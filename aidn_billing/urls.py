@@ -8,3 +8,9 @@ urlpatterns = [
     path("eksport/", include("exports.urls")),
     path("visma/", include("integrations.urls")),
 ]
+
+# The product's own error pages (aidn_billing/errors.py).
+handler400 = "aidn_billing.errors.bad_request"
+handler403 = "aidn_billing.errors.permission_denied"
+handler404 = "aidn_billing.errors.page_not_found"
+handler500 = "aidn_billing.errors.server_error"
