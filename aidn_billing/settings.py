@@ -8,6 +8,7 @@ insecurely.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -82,10 +83,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "axes",
     "core",
     "invoices",
     "exports",
     "integrations",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a login refused for a lockout into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "aidn_billing.urls"
@@ -179,6 +184,39 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 CSRF_FAILURE_VIEW = "aidn_billing.errors.csrf_failure"
+
+# Login throttling (django-axes, accounts/throttle.py, docs/security.md): after
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that username is locked
+# from that address for LOGIN_LOCKOUT_MINUTES, right password or not. By username alone anyone
+# could lock staff out; by address alone a whole town hall behind one NAT would be.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+# Reverse proxies in front that append to X-Forwarded-For; 0 means the connection's own address.
+LOGIN_TRUSTED_PROXIES = env.int("LOGIN_TRUSTED_PROXIES", default=0)
+for _name, _value, _least in (
+    ("LOGIN_FAILURE_LIMIT", LOGIN_FAILURE_LIMIT, 1),
+    ("LOGIN_LOCKOUT_MINUTES", LOGIN_LOCKOUT_MINUTES, 1),
+    ("LOGIN_TRUSTED_PROXIES", LOGIN_TRUSTED_PROXIES, 0),
+):
+    if _value < _least:
+        raise ImproperlyConfigured(f"{_name} must be at least {_least}, not {_value}")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked username before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_ip"
+# A correct login forgets the failures before it; attempts during a lock neither count nor prolong
+# it, so "try again in 15 minutes" stays true.
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "accounts.throttle.AuditedAxesHandler"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+# The product's audit trail records logins (accounts/events.py); axes keeps only the failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -265,6 +303,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # one INFO line per login otherwise; the audit trail has them
         # Django's own console handler (DEBUG only) would print every line a second time.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("invoices.urls")),
     path("eksport/", include("exports.urls")),
     path("visma/", include("integrations.urls")),
+    path("administrasjon/sperrede-brukere/", include("accounts.urls")),
 ]
 
 # The product's own error pages (aidn_billing/errors.py).

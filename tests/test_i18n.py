@@ -23,7 +23,7 @@ ROOT = Path(settings.BASE_DIR)
 PO_FILE = ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po"
 MO_FILE = PO_FILE.with_suffix(".mo")
 COOKIE = settings.LANGUAGE_COOKIE_NAME
-SOURCE_DIRS = ("aidn_billing", "invoices", "exports", "integrations", "templates")
+SOURCE_DIRS = ("aidn_billing", "invoices", "exports", "integrations", "accounts", "templates")
 
 # ---------------------------------------------------------------------------------------------
 # A minimal reader for the .po file
