@@ -6,7 +6,11 @@ file downloads, the intake API, the error pages, the login page and the operator
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +140,18 @@ def test_the_usual_security_headers(world: dict) -> None:
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
+@pytest.mark.django_db
+def test_the_session_cookie_is_http_only(merkantil_a: Any) -> None:
+    client = Client()
+    response = client.post(
+        reverse("login"), {"username": "merkantil_a", "password": "testpass-123"}
+    )
+    assert response.status_code == 302
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+
+
 # --- the templates themselves --------------------------------------------------------------------
 
 TEMPLATE_DIRS = [ROOT / "templates", *ROOT.glob("*/templates")]
@@ -176,10 +192,65 @@ def test_htmx_is_configured_for_the_policy() -> None:
     base = (ROOT / "templates" / "base.html").read_text(encoding="utf-8")
     match = re.search(r"""<meta name="htmx-config" content='([^']*)'>""", base)
     assert match, "base.html configures htmx with a meta tag"
-    import json
-
     config = json.loads(match.group(1))
     assert config["includeIndicatorStyles"] is False
     assert config["allowEval"] is False
     assert config["allowScriptTags"] is False
     assert config["historyCacheSize"] == 0
+
+
+# --- under production settings -------------------------------------------------------------------
+
+_PRODUCTION_PROBE = """
+import json
+import django
+django.setup()
+from django.test import Client, override_settings
+# Only the headers are under test: static files are served by the manifest storage in
+# production, which needs collectstatic first, so plain storage stands in for it here.
+plain = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+with override_settings(STORAGES=plain):
+    secure = Client().get("/logg-inn/", secure=True, HTTP_HOST="faktura.example.no")
+    plain_http = Client().get("/logg-inn/", HTTP_HOST="faktura.example.no")
+print(json.dumps({
+    "status": secure.status_code,
+    "headers": dict(secure.headers),
+    "csrf_cookie_secure": secure.cookies["csrftoken"]["secure"],
+    "http": [plain_http.status_code, plain_http.headers.get("Location")],
+}))
+"""
+
+
+def test_production_adds_hsts_secure_cookies_and_https() -> None:
+    """With DJANGO_ENV=production (the values `./dev.py test` uses for `check --deploy`), the
+    login page comes with HSTS, a secure CSRF cookie and the same CSP and no-store, and plain
+    http is sent to https. Nothing here touches the database."""
+    from dev import PRODUCTION_CHECK_ENV
+
+    out = subprocess.run(
+        [sys.executable, "-c", _PRODUCTION_PROBE],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "aidn_billing.settings",
+            "DJANGO_ENV": "production",
+            **PRODUCTION_CHECK_ENV,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    headers = seen["headers"]
+    assert seen["status"] == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "no-store" in headers["Cache-Control"] and "private" in headers["Cache-Control"]
+    assert "script-src 'self';" in headers["Content-Security-Policy"] + ";"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert seen["csrf_cookie_secure"] is True
+    assert seen["http"] == [301, "https://faktura.example.no/logg-inn/"]
