@@ -8,9 +8,12 @@ insecurely.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,7 +51,9 @@ SECRET_KEY = _required_in_production("DJANGO_SECRET_KEY", _DEV_SECRET_KEY)
 if PRODUCTION and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a long random value in production")
 
-DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
+# Off unless asked for (DJANGO_DEBUG=true): the demo runs like the product, with its own error
+# pages and never Django's debug page listing every URL.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production")
 
@@ -77,10 +82,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
     "core",
     "invoices",
     "exports",
     "integrations",
+    "accounts",
     # Last: the project's own commands that set up every app (seed_demo).
     "aidn_billing",
 ]
@@ -94,6 +102,10 @@ BILLING_CHANNELS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so static files keep their cache lifetime; above the rest, so every page,
+    # redirect and error the application makes is covered (docs/security.md).
+    "aidn_billing.headers.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Bokmål unless chosen otherwise in the header; the browser's language is ignored.
     "aidn_billing.middleware.ExplicitLanguageMiddleware",
@@ -102,6 +114,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a login refused for a lockout into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "aidn_billing.urls"
@@ -176,6 +190,41 @@ STORAGES = {
 # Outside production, serve static files straight from the app folders.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
+
+CSRF_FAILURE_VIEW = "aidn_billing.errors.csrf_failure"
+
+# Login throttling (django-axes, accounts/throttle.py, docs/security.md): after
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that username is locked
+# from that address for LOGIN_LOCKOUT_MINUTES, right password or not. By username alone anyone
+# could lock staff out; by address alone a whole town hall behind one NAT would be.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+# Reverse proxies in front that append to X-Forwarded-For; 0 means the connection's own address.
+LOGIN_TRUSTED_PROXIES = env.int("LOGIN_TRUSTED_PROXIES", default=0)
+for _name, _value, _least in (
+    ("LOGIN_FAILURE_LIMIT", LOGIN_FAILURE_LIMIT, 1),
+    ("LOGIN_LOCKOUT_MINUTES", LOGIN_LOCKOUT_MINUTES, 1),
+    ("LOGIN_TRUSTED_PROXIES", LOGIN_TRUSTED_PROXIES, 0),
+):
+    if _value < _least:
+        raise ImproperlyConfigured(f"{_name} must be at least {_least}, not {_value}")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked username before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_ip"
+# A correct login forgets the failures before it; attempts during a lock neither count nor prolong
+# it, so "try again in 15 minutes" stays true.
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "accounts.throttle.AuditedAxesHandler"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+# The product's audit trail records logins (accounts/events.py); axes keeps only the failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -260,7 +309,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # one INFO line per login otherwise; the audit trail has them
+        # Django's own console handler (DEBUG only) would print every line a second time.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
 }
 
 if PRODUCTION:
@@ -273,6 +327,23 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, no
+# inline script, event handler or style attribute anywhere (templates and htmx are set up for it,
+# see docs/security.md), no plugins, no framing, forms post only to us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
+}
 # A chosen language outlives the browser session; Bokmål for everyone who has not chosen.
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LANGUAGE_COOKIE_SAMESITE = "Lax"

@@ -7,4 +7,11 @@ urlpatterns = [
     path("", include("invoices.urls")),
     path("eksport/", include("exports.urls")),
     path("visma/", include("integrations.urls")),
+    path("administrasjon/sperrede-brukere/", include("accounts.urls")),
 ]
+
+# The product's own error pages (aidn_billing/errors.py).
+handler400 = "aidn_billing.errors.bad_request"
+handler403 = "aidn_billing.errors.permission_denied"
+handler404 = "aidn_billing.errors.page_not_found"
+handler500 = "aidn_billing.errors.server_error"

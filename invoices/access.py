@@ -86,11 +86,19 @@ def set_active_municipality(request: HttpRequest, municipality_id: int) -> None:
         del request._tenant_access
 
 
+class RoleRequired(PermissionDenied):
+    """A 403 that carries the roles the page needs, so the error page can name them."""
+
+    def __init__(self, roles: Iterable[Role]) -> None:
+        super().__init__()
+        self.roles = tuple(role for role in Role if role in set(roles))
+
+
 def require_access(request: HttpRequest, roles: Iterable[Role] = VIEW_ROLES) -> Access:
     """The user's access, or 403 if they lack every one of `roles` in the active municipality."""
     access = get_access(request)
     if access is None or not access.can(roles):
-        raise PermissionDenied
+        raise RoleRequired(roles)
     return access
 
 

@@ -1,7 +1,7 @@
 """Operators' admin (`/driftsadmin/`): tenants, memberships and catalogue are edited here; invoice
 bases, parties, tokens and the audit trail are read-only, because their writes go through the
 services (intake, approval, export) that keep totals, states and the audit trail right.
-National ids are masked in every list."""
+National ids are masked on every list and page here, and never searched for."""
 
 from __future__ import annotations
 
@@ -106,9 +106,26 @@ class ServiceAdmin(admin.ModelAdmin):
 class PartyAdmin(ReadOnlyAdmin):
     list_display = ["name", "masked_id", "municipality", "postcode", "place"]
     list_filter = ["municipality"]
-    # Exact matches only: a partial search on national ids would let anyone enumerate them.
-    search_fields = ["name", "=national_id", "=org_number"]
+    # Never by national id: the admin searches with GET, so the number would end up in the address
+    # bar, the browser history and the access log (docs/security.md). Organisation numbers are
+    # public; exact matches only.
+    search_fields = ["name", "=org_number"]
+    search_help_text = _(
+        "Søk på navn eller helt organisasjonsnummer. Fødselsnummer kan ikke søkes."
+    )
     list_select_related = ["municipality"]
+    # The change page shows the fields read-only; the full number is left out, its mask shown.
+    fields = [
+        "municipality",
+        "name",
+        "masked_id",
+        "address1",
+        "address2",
+        "postcode",
+        "place",
+        "customer_number",
+    ]
+    readonly_fields = ["masked_id"]
 
     @admin.display(description=_("fødselsnr./org.nr."))
     def masked_id(self, obj: Party) -> str:

@@ -88,6 +88,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "integrations:transfer_retry": ("transfer", POST_ONLY),
     "integrations:status_refresh": (None, POST_ONLY),
     "integrations:basis_extra": ("basis", OBJ_VIEW_ALL),
+    "accounts:locked": (None, ADMIN),
+    "accounts:unlock": ("member", POST_ONLY),
 }
 
 # POSTs that change things: only the named personas may; kommune B gets 404 for A's objects.
@@ -98,6 +100,8 @@ POST_RULES: dict[str, tuple[str, dict[str, int]]] = {
     "invoices:credit": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
     "api_tokens:revoke": ("token", {M: 403, S: 403, B: 403, AB: 404, LB: 403}),
     "integrations:transfer_retry": ("transfer", {A: 403, B: 404, AB: 403, LB: 403}),
+    # Kommune A's user: an administrator of B may not unlock it.
+    "accounts:unlock": ("member", {M: 403, S: 403, B: 403, AB: 404, LB: 403}),
 }
 
 # The users of two municipalities: which column's answers apply while each municipality is active.
@@ -166,6 +170,7 @@ def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_
         "export": Export.objects.get(pk=export.pk),
         "token": token,
         "transfer": transfer,
+        "member": personas[M],
         "personas": personas,
     }
 

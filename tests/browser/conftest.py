@@ -1,4 +1,8 @@
-"""A real browser (Debian's Chromium driven by Playwright) against a live server on loopback."""
+"""A real browser (Debian's Chromium driven by Playwright) against a live server on loopback.
+
+Every page a test opens is watched: a Content-Security-Policy violation or an uncaught script error
+fails the test (promise 9: the policy must hold in a real browser, not only in the headers).
+"""
 
 from __future__ import annotations
 
@@ -43,13 +47,42 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+# Chromium reports a violation on the console itself; the page also reports each one it sees, so
+# nothing depends on the wording of the browser's message.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});
+"""
+
+
+def _is_problem(message: Any) -> bool:
+    text = message.text
+    return message.type == "error" and (
+        "Content Security Policy" in text or text.startswith("CSP violation")
+    )
+
+
 @pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
+def browser_problems() -> list[str]:
+    """CSP violations and script errors seen by `page`; the test fails if any is left at its end."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any, browser_problems: list[str]) -> Iterator[Any]:
     context = browser.new_context(locale="nb-NO", base_url=live_server.url)
     context.set_default_timeout(10_000)
+    context.add_init_script(_REPORT_VIOLATIONS)
     pg = context.new_page()
+    pg.on(
+        "console",
+        lambda m: browser_problems.append(f"{pg.url}: {m.text}") if _is_problem(m) else None,
+    )
+    pg.on("pageerror", lambda exc: browser_problems.append(f"{pg.url}: script error {exc}"))
     yield pg
     context.close()
+    assert not browser_problems, "the browser reported:\n" + "\n".join(browser_problems)
 
 
 @pytest.fixture

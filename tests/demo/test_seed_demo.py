@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
+from django.test import RequestFactory
 
 from exports.models import ExportProfile
 from integrations.models import VismaSettings
@@ -52,7 +53,9 @@ def test_seed_demo_stores_the_month_and_the_users() -> None:
         "superbruker": Role.SUPERBRUKER,
     }
     for username, password, _role in DEMO_USERS:
-        assert authenticate(username=username, password=password) is not None
+        # Through a login request, as the login page does: throttling needs to know who asks.
+        request = RequestFactory().post("/logg-inn/")
+        assert authenticate(request, username=username, password=password) is not None
 
     pb = Service.objects.get(municipality=m, code="PB")
     assert (pb.visma_oppdragsgiver, pb.visma_vare, pb.agresso_article) == ("013", "0100", "4101")

@@ -142,13 +142,13 @@ def test_page_refuses_bad_settings_with_a_norwegian_message_and_stores_nothing(
 ) -> None:
     profile = export_profile_get(kommune_a)
     data = form_data(profile, **changes)
+    client = Client()
+    client.force_login(admin_a)  # audited as a login, so before the count
     before = (
         list(ExportProfile.objects.values()),
         list(AccountingSettings.objects.values()),
         AuditEvent.objects.count(),
     )
-    client = Client()
-    client.force_login(admin_a)
 
     response = client.post(reverse("exports:profile"), data)
 

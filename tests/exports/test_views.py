@@ -157,7 +157,7 @@ def test_download_gives_the_same_bytes_every_time(
     assert one == two == file_bytes(done_export)
     assert sha256_of(one) == done_export.sha256 == first["X-Content-SHA256"]
     assert done_export.file_name in first["Content-Disposition"]
-    assert first["Cache-Control"] == "no-store"
+    assert first["Cache-Control"] == "no-store, private"
     assert AuditEvent.objects.filter(action="export.downloaded").count() == 2
 
 
