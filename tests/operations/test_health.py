@@ -43,13 +43,6 @@ def production_like(settings: Any, tmp_path: Path) -> Any:
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(folder)}
     settings.MEDIA_ROOT = str(tmp_path / "files")
     Path(settings.MEDIA_ROOT).mkdir()
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": settings.MEDIA_ROOT},
-        },
-    }
     settings.HEALTH_MIN_FREE_DISK_MB = 1
     return settings
 
