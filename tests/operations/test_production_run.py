@@ -203,7 +203,9 @@ class ViaProxy:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         follow: bool = True,
+        redirects: int = 0,
     ) -> requests.Response:
+        assert redirects <= 5, f"redirect loop at {path}"
         request_id = f"proxy-{uuid.uuid4().hex}"
         self.request_ids.append(request_id)
         sent = {
@@ -238,7 +240,8 @@ class ViaProxy:
             location = response.headers["Location"]
             parts = urlsplit(location)
             assert parts.scheme in ("", "https"), f"redirected to {location}"
-            return self.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            return self.request("GET", target, redirects=redirects + 1)
         return response
 
     def get(self, path: str) -> requests.Response:
