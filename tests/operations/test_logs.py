@@ -16,6 +16,7 @@ from django.conf import settings
 from django.test import Client
 
 from core.logs import log_context, logging_config, mask
+from operations.middleware import request_id_from
 from integrations import tasks as visma_tasks
 from integrations.models import AttemptState, Transfer
 from integrations.services import transfer_start
@@ -144,3 +145,11 @@ def test_failing_send_lines_carry_the_transfer_id_and_no_password_or_full_id(
     assert WRONG_VISMA_PASSWORD not in everything
     assert FNR not in everything
     assert Transfer.objects.count() == 1
+
+
+def test_only_a_well_formed_request_id_is_taken_from_the_proxy() -> None:
+    assert request_id_from("7f3a9c1e2b4d4e6f8a0b1c2d3e4f5a6b") == "7f3a9c1e2b4d4e6f8a0b1c2d3e4f5a6b"
+    assert request_id_from("req-2026-11-05:01") == "req-2026-11-05:01"
+    for hostile in ("", "short", "a" * 129, "id with spaces", "abc123\nforged line", f"{FNR}\x00"):
+        made = request_id_from(hostile)
+        assert made != hostile and len(made) == 32 and int(made, 16) >= 0
