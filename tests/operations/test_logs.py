@@ -16,11 +16,11 @@ from django.conf import settings
 from django.test import Client
 
 from core.logs import log_context, logging_config, mask
-from operations.middleware import request_id_from
 from integrations import tasks as visma_tasks
 from integrations.models import AttemptState, Transfer
 from integrations.services import transfer_start
 from invoices.models import Municipality, Role
+from operations.middleware import request_id_from
 from tests import factories
 from tests.integrations.conftest import configure
 
