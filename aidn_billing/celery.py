@@ -1,8 +1,10 @@
 """The Celery application. Tasks live in each app's `tasks.py` and only call services."""
 
+import logging.config
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aidn_billing.settings")
 
@@ -19,3 +21,12 @@ def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
         folder = options.get(key)
         if folder:
             os.makedirs(folder, exist_ok=True)
+
+
+@signals.setup_logging.connect
+def _keep_django_logging(**kwargs: Any) -> None:
+    """Workers and beat log like the web does (settings.LOGGING: one line per event, masked, with
+    the export or transfer id); without a receiver here Celery would replace it with its own."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

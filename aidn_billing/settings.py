@@ -16,6 +16,8 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from core.logs import LOG_FORMATS, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -50,6 +52,9 @@ def _required_in_production(name: str, dev_default: str) -> str:
 SECRET_KEY = _required_in_production("DJANGO_SECRET_KEY", _DEV_SECRET_KEY)
 if PRODUCTION and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a long random value in production")
+# Old secret keys still accepted for sessions and signed values while a new key takes over
+# (docs/operations.md, "Rotating keys"); comma-separated.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 # Off unless asked for (DJANGO_DEBUG=true): the demo runs like the product, with its own error
 # pages and never Django's debug page listing every URL.
@@ -89,6 +94,7 @@ INSTALLED_APPS = [
     "exports",
     "integrations",
     "accounts",
+    "operations",
     # Last: the project's own commands that set up every app (seed_demo).
     "aidn_billing",
 ]
@@ -100,6 +106,10 @@ BILLING_CHANNELS = [
 ]
 
 MIDDLEWARE = [
+    # Health probes are answered before the host check and the HTTPS redirect: a load balancer
+    # probes each backend by address and over plain HTTP (docs/operations.md, "Health").
+    "operations.middleware.RequestIdMiddleware",
+    "operations.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise, so static files keep their cache lifetime; above the rest, so every page,
@@ -151,6 +161,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database that does not answer fails a request (and the readiness probe) in seconds.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DB_CONNECT_TIMEOUT", default=5
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -175,9 +189,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# Stored export files. On several hosts: one shared volume, mounted at this path on every web and
+# worker host (docs/operations.md, "Several hosts"). Temporary files are written inside it, so the
+# final move is a rename on the same filesystem.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+if not PRODUCTION:
+    MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},  # in MEDIA_ROOT
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -244,6 +263,10 @@ CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # Several installations (test and production) may share one Redis: a prefix keeps their queues
+    # apart.
+    if REDIS_KEY_PREFIX := env.str("REDIS_KEY_PREFIX", default=""):
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -261,6 +284,13 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# Celery beat: exactly one per installation. Its scheduler records a tick for the readiness probe,
+# and it wakes at least this often; its schedule state lives in this file (a local disk).
+CELERY_BEAT_SCHEDULER = "operations.beat:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 15
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILE", default=str(VAR_DIR / "celerybeat-schedule")
+)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Finds Visma calls whose worker died (expired lease) and transfers that stalled.
     "visma-sweep-stuck-attempts": {
@@ -302,23 +332,33 @@ VISMA_SWEEP_GRACE_SECONDS = env.float("VISMA_SWEEP_GRACE_SECONDS", default=60.0)
 # One task run sends for at most this long, then hands over to a fresh task.
 VISMA_WORKER_TIME_BUDGET = env.float("VISMA_WORKER_TIME_BUDGET", default=600.0)
 
+# Health (docs/operations.md): how fresh a worker's heartbeat and beat's tick must be, how often
+# a worker writes its heartbeat, and the free space the file storage must keep.
+HEALTH_WORKER_MAX_AGE = env.float("HEALTH_WORKER_MAX_AGE", default=60.0)
+HEALTH_BEAT_MAX_AGE = env.float("HEALTH_BEAT_MAX_AGE", default=90.0)
+HEALTH_HEARTBEAT_SECONDS = env.float("HEALTH_HEARTBEAT_SECONDS", default=15.0)
+HEALTH_MIN_FREE_DISK_MB = env.int("HEALTH_MIN_FREE_DISK_MB", default=1024)
+
+# One line per event on stderr (journald keeps it); LOG_FORMAT=json for a log collector.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+LOGGING = logging_config(
+    level=LOG_LEVEL,
+    fmt=LOG_FORMAT,
+    extra_loggers={
         "axes": {"level": "WARNING"},  # one INFO line per login otherwise; the audit trail has them
         # Django's own console handler (DEBUG only) would print every line a second time.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
-}
+)
 
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # TLS ends at the reverse proxy, which must set this header itself (overwriting any the client
+    # sent); the application then knows the request came over HTTPS. docs/operations.md.
+    _proxy_header = env.str("DJANGO_PROXY_SSL_HEADER", default="X-Forwarded-Proto")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

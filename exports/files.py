@@ -7,12 +7,12 @@ import datetime
 import hashlib
 import io
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -61,8 +61,23 @@ class Written:
     summary: WriteSummary
 
 
+TMP_NAME = "exports/tmp"
+
+
+def local_path(name: str) -> Path | None:
+    """Where the storage keeps `name` on this host's filesystem; None for a storage without one
+    (Django's base `Storage.path` raises NotImplementedError)."""
+    try:
+        return Path(default_storage.path(name))
+    except NotImplementedError:
+        return None
+
+
 def tmp_dir() -> Path:
-    path = Path(settings.MEDIA_ROOT) / "exports" / "tmp"
+    """Where a run writes its file before storing it: inside the storage's own directory when it
+    has one, so `store()` is a rename on the same filesystem (atomic, also on a shared volume);
+    else a local temporary directory, from which `store()` saves through the storage API."""
+    path = local_path(TMP_NAME) or Path(tempfile.gettempdir()) / "aidn-billing-exports"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -150,15 +165,29 @@ def write_file(path: Path, render: Callable[[BinaryIO], WriteSummary]) -> Writte
 
 
 def store(path: Path, name: str) -> str:
-    """Move a finished temporary file into storage under `name`; the name it is stored under."""
-    if hasattr(default_storage, "path"):
-        target = Path(default_storage.path(name))
+    """Move a finished temporary file into storage under `name`; the name it is stored under.
+
+    The file is durable before this returns (the caller then commits the export as done): with a
+    local directory, the rename and the directory entry are flushed to disk, so a crash cannot
+    leave a finished export whose file is gone; otherwise the storage's own save is used.
+    """
+    target = local_path(name)
+    if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)  # same filesystem: atomic, no copy
+        os.replace(path, target)  # same filesystem (tmp_dir): atomic, no copy
+        _fsync_dir(target.parent)
         return name
-    if default_storage.exists(name):  # pragma: no cover - remote storage
+    if default_storage.exists(name):
         default_storage.delete(name)
     with open(path, "rb") as fh:
         name = default_storage.save(name, File(fh))
     remove_quietly(path)
     return name
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

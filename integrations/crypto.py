@@ -45,5 +45,18 @@ def decrypt(token: str) -> str:
 
 
 def rotate(token: str) -> str:
-    """Re-encrypt a token with the first (newest) key."""
-    return _current().rotate(token.encode("ascii")).decode("ascii")
+    """Re-encrypt a token with the first (newest) key (SecretUnreadable if no key reads it)."""
+    try:
+        return _current().rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError):
+        raise SecretUnreadable("Hemmeligheten kan ikke leses med nøklene i FERNET_KEYS") from None
+
+
+def is_current(token: str) -> bool:
+    """Whether the token is encrypted with the first (newest) key."""
+    keys = tuple(settings.FERNET_KEYS)
+    try:
+        _fernet(keys[:1]).decrypt(token.encode("ascii"))
+    except (InvalidToken, UnicodeError):
+        return False
+    return True

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from core.logs import log_context
+
 from . import delivery, status
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def send_transfer(transfer_id: int) -> None:
-    delivery.transfer_process(transfer_id)
+    with log_context(transfer_id=transfer_id):
+        delivery.transfer_process(transfer_id)
 
 
 @shared_task(ignore_result=True)

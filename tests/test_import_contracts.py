@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("aidn_billing", "core", "invoices", "exports", "integrations", "accounts")
+PACKAGES = ("aidn_billing", "operations", "core", "invoices", "exports", "integrations", "accounts")
 LINT = Path(sys.executable).parent / "lint-imports"
 
 # (the module an import is planted in, what it imports, the contract that must break)
