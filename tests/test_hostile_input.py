@@ -1,0 +1,105 @@
+"""The answers an attacker or a careless user got as 500 (issue 11), each now a clear 400 or a
+form error with nothing stored. They were found on PostgreSQL, which refuses NUL in a text value
+with an error; on SQLite the same requests passed and stored the NUL, so every case here fails on
+both databases if the parsing goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from invoices.models import ApiToken, AuditEvent, BasisStatus, InvoiceBasis, Municipality
+from tests import factories
+
+NUL = "\x00"
+PERIOD = "2026-10"
+
+
+@pytest.fixture
+def month(kommune_a: Municipality) -> dict[str, InvoiceBasis]:
+    return {
+        "received": factories.basis(kommune_a, status=BasisStatus.RECEIVED),
+        "approved": factories.basis(kommune_a, status=BasisStatus.APPROVED),
+    }
+
+
+def _client(user: Any) -> Client:
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+# (url name, method, params, the parameter the answer must name)
+REPORTED = [
+    ("invoices:list", "get", {"period": PERIOD, "unit": NUL}, "unit"),
+    ("invoices:list", "get", {"period": PERIOD, "service": NUL}, "service"),
+    ("invoices:list_summary", "get", {"period": PERIOD, "unit": NUL}, "unit"),
+    ("invoices:list_summary", "get", {"period": PERIOD, "service": NUL}, "service"),
+    ("invoices:validation_report", "get", {"period": PERIOD, "unit": NUL}, "unit"),
+    ("invoices:validation_summary", "get", {"period": PERIOD, "unit": NUL}, "unit"),
+    ("exports:preview", "get", {"period": NUL}, "period"),
+    ("exports:preview", "get", {"period": PERIOD, "unit": NUL}, "unit"),
+    ("invoices:period_approve", "post", {"period": PERIOD, "unit": NUL}, "unit"),
+    ("invoices:period_unapprove", "post", {"period": PERIOD, "unit": NUL}, "unit"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "params", "culprit"), REPORTED)
+def test_nul_in_a_filter_is_a_400_that_names_it(
+    month: dict[str, InvoiceBasis],
+    merkantil_a: Any,
+    name: str,
+    method: str,
+    params: dict[str, str],
+    culprit: str,
+) -> None:
+    response = getattr(_client(merkantil_a), method)(reverse(name), params)
+    assert response.status_code == 400, response.content[:300]
+    body = response.content.decode()
+    assert f"Ugyldig verdi for «{culprit}»" in body
+    assert "kontrolltegn (U+0000)" in body
+    # Nothing changed: both bases keep their status.
+    for key, basis in month.items():
+        assert InvoiceBasis.objects.get(pk=basis.pk).status == key
+
+
+@pytest.mark.django_db
+def test_override_with_a_superscript_digit_is_a_400(
+    month: dict[str, InvoiceBasis], superbruker_a: Any
+) -> None:
+    """`'²'.isdigit()` is True, and `int('²')` raises: the check must be for ASCII digits."""
+    response = _client(superbruker_a).get(reverse("exports:override"), {"grunnlag": "²"})
+    assert response.status_code == 400
+    assert "Ugyldig verdi for «grunnlag»" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["9" * 30, "²", "-1", "", NUL])
+def test_switching_to_an_impossible_municipality_is_a_400(
+    kommune_a: Municipality, merkantil_a: Any, value: str
+) -> None:
+    client = _client(merkantil_a)
+    response = client.post(reverse("switch_municipality"), {"municipality": value})
+    assert response.status_code == 400
+    assert "Ugyldig verdi for «municipality»" in response.content.decode()
+    # A well-formed number of a municipality the user is not in stays a 404.
+    other = factories.municipality("9997", "Tredje kommune")
+    response = client.post(reverse("switch_municipality"), {"municipality": other.pk})
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["Fag\x00system", "Fagsystem\u202e", "\u2066Fag"])
+def test_api_key_name_with_a_control_character_is_a_form_error(
+    kommune_a: Municipality, admin_a: Any, name: str
+) -> None:
+    response = _client(admin_a).post(reverse("api_tokens:list"), {"name": name})
+    assert response.status_code == 200
+    assert "Teksten inneholder et kontrolltegn" in response.content.decode()
+    assert not ApiToken.objects.exists()
+    assert not AuditEvent.objects.filter(action="api_token.create").exists()
