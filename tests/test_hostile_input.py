@@ -6,6 +6,7 @@ both databases if the parsing goes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from invoices.models import ApiToken, AuditEvent, BasisStatus, InvoiceBasis, Municipality
+from invoices.services import api_token_create
 from tests import factories
 
 NUL = "\x00"
@@ -103,3 +105,20 @@ def test_api_key_name_with_a_control_character_is_a_form_error(
     assert "Teksten inneholder et kontrolltegn" in response.content.decode()
     assert not ApiToken.objects.exists()
     assert not AuditEvent.objects.filter(action="api_token.create").exists()
+
+
+@pytest.mark.django_db
+def test_intake_municipality_with_nul_is_the_same_403_as_any_other(
+    kommune_a: Municipality, kommune_b: Municipality, admin_a: Any
+) -> None:
+    _token, plaintext = api_token_create(kommune_a, "Fagsystem", admin_a)
+    answers = {}
+    for number in ("99\x0099", "9998", "1234"):
+        response = Client(raise_request_exception=False).post(
+            "/api/v1/invoice-bases",
+            data=json.dumps({"municipality": number, "invoice_bases": []}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Token {plaintext}",
+        )
+        answers[number] = (response.status_code, response.json()["errors"][0]["code"])
+    assert set(answers.values()) == {(403, "forbidden_municipality")}, answers
