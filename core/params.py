@@ -137,9 +137,12 @@ def choice(data: QueryDict, name: str, choices: Iterable[str], *, default: str =
 
 
 def local_url(request: HttpRequest, data: QueryDict, name: str, *, default: str) -> str:
-    """A path on this site to go back to (`next`); anything else is `default`."""
+    """A path on this site to go back to (`next`); anything else is `default`.
+
+    Only an absolute path: Django's `redirect("2")` would take a bare word for the name of a view
+    and fail when there is none."""
     value = text(data, name, max_length=2000)
-    if value and url_has_allowed_host_and_scheme(
+    if value.startswith("/") and url_has_allowed_host_and_scheme(
         value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return value

@@ -122,3 +122,18 @@ def test_intake_municipality_with_nul_is_the_same_403_as_any_other(
         )
         answers[number] = (response.status_code, response.json()["errors"][0]["code"])
     assert set(answers.values()) == {(403, "forbidden_municipality")}, answers
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", ["2", "-1", "²", "transfers", "https://evil.example/", "//evil"])
+def test_status_refresh_goes_back_only_to_a_path_of_this_site(
+    kommune_a: Municipality, merkantil_a: Any, target: str
+) -> None:
+    """Found by the crawler: `redirect("2")` took the value for a view name and raised."""
+    response = _client(merkantil_a).post(reverse("integrations:status_refresh"), {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("integrations:transfers")
+    response = _client(merkantil_a).post(
+        reverse("integrations:status_refresh"), {"next": "/fakturagrunnlag/?period=2026-10"}
+    )
+    assert response["Location"] == "/fakturagrunnlag/?period=2026-10"
