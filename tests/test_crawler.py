@@ -25,7 +25,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,6 +42,7 @@ from exports.models import Export
 from integrations.models import Transfer, TransferAttempt, VismaSettings
 from invoices.models import ApiToken, BasisStatus, InvoiceBasis, Municipality, Role
 from tests import factories
+from tests.page_forms import form_values
 
 pytestmark = [pytest.mark.integration]
 
@@ -112,41 +112,6 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recorder]:
 
     monkeypatch.setattr(QuerySet, "get", get)
     yield recorder
-
-
-class _FormValues(HTMLParser):
-    """name → a value the page's own forms would send."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, str] = {}
-        self._select: str | None = None
-        self._textarea: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        name = a.get("name", "")
-        if tag == "input" and name and a.get("type") not in ("submit", "button", "password"):
-            if a.get("type") in ("checkbox", "radio") and not a.get("value"):
-                a["value"] = "on"
-            self.values.setdefault(name, a.get("value", ""))
-        elif tag == "select" and name:
-            self._select = name
-        elif tag == "option" and self._select:
-            if "selected" in a or self._select not in self.values:
-                self.values[self._select] = a.get("value", "")
-        elif tag == "textarea" and name:
-            self._textarea = name
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._textarea = None
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea and self._textarea not in self.values:
-            self.values[self._textarea] = data.strip()
 
 
 # --- the world: two municipalities with something of everything ------------------------------
@@ -317,9 +282,7 @@ class Crawl:
     def discover(self, client: Client, method: str, url: str) -> Keys:
         _status, keys, body = self.send(client, method, url, {})
         if method == "get" and body:
-            parser = _FormValues()
-            parser.feed(body.decode("utf-8", "replace"))
-            for key, value in parser.values.items():
+            for key, value in form_values(body.decode("utf-8", "replace")).items():
                 self.ordinary.setdefault(key, value)
         # Again with ordinary values: some keys are read only once others are valid.
         if method == "get":

@@ -16,6 +16,7 @@ from django.urls import reverse
 from invoices.models import ApiToken, AuditEvent, BasisStatus, InvoiceBasis, Municipality
 from invoices.services import api_token_create
 from tests import factories
+from tests.page_forms import form_values
 
 NUL = "\x00"
 PERIOD = "2026-10"
@@ -137,3 +138,67 @@ def test_status_refresh_goes_back_only_to_a_path_of_this_site(
         reverse("integrations:status_refresh"), {"next": "/fakturagrunnlag/?period=2026-10"}
     )
     assert response["Location"] == "/fakturagrunnlag/?period=2026-10"
+
+
+# --- the settings forms: a control character in any text field is a form error --------------
+
+
+def _page_form(client: Client, url: str) -> dict[str, str]:
+    data = form_values(client.get(url).content.decode())
+    return {k: v for k, v in data.items() if k not in ("csrfmiddlewaretoken", "next", "language")}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["agresso_client", "header_text_template", "batch_prefix"])
+def test_export_profile_refuses_a_bidi_override_in_any_text(
+    kommune_a: Municipality, admin_a: Any, field: str
+) -> None:
+    from exports.models import ExportProfile
+
+    client = _client(admin_a)
+    url = reverse("exports:profile")
+    data = _page_form(client, url)
+    assert field in data
+    before = list(ExportProfile.objects.values())
+    response = client.post(url, {**data, field: "AB\u202eC"})
+    assert response.status_code == 200
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in response.content.decode()
+    assert list(ExportProfile.objects.values()) == before
+    assert not AuditEvent.objects.filter(action__startswith="export_profile").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value"), [("selskap", "1\x00"), ("username", "demo\u2066")])
+def test_visma_settings_refuse_control_characters(
+    kommune_a: Municipality, admin_a: Any, field: str, value: str
+) -> None:
+    from integrations.models import VismaSettings
+
+    data = {
+        "selskap": "1",
+        "base_url": "http://127.0.0.1:9/fakturering_ws/",
+        "username": "demo",
+        "password": "Hemmelig-42",
+        field: value,
+    }
+    response = _client(admin_a).post(reverse("integrations:settings"), data)
+    assert response.status_code == 200
+    assert "Teksten inneholder et kontrolltegn" in response.content.decode()
+    assert not VismaSettings.objects.exists()
+
+
+@pytest.mark.django_db
+def test_override_reason_keeps_its_line_breaks_but_not_a_nul(
+    month: dict[str, InvoiceBasis], superbruker_a: Any
+) -> None:
+    from exports.models import Export
+
+    url = reverse("exports:override")
+    data = {"references": str(month["approved"].pk), "format": "visma"}
+    response = _client(superbruker_a).post(url, {**data, "reason": "Feil\r\nfil\x00"})
+    assert response.status_code == 200
+    assert "kontrolltegn (U+0000)" in response.content.decode()
+    assert not Export.objects.exists()
+    response = _client(superbruker_a).post(url, {**data, "reason": "Feil fil\r\nsendt på nytt"})
+    assert response.status_code == 302
+    assert Export.objects.get().override_reason == "Feil fil\r\nsendt på nytt"
