@@ -83,3 +83,18 @@ def lockout_response(
     minutes = int(cool_off.total_seconds() // 60) if cool_off else settings.LOGIN_LOCKOUT_MINUTES
     html = loader.render_to_string("429.html", {"minutes": minutes}, request)
     return HttpResponse(html, status=429)
+
+
+# Longer than any username Django stores: nobody can log in with more, so nothing more is kept.
+USERNAME_LIMIT = 150
+
+
+def client_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str:
+    """The username a lock is kept under: what was typed, without control characters (no
+    database stores a NUL) and cut to the longest username there can be, so a 10 000-character
+    guess is a failed login like any other, not a database error."""
+    raw = (credentials or {}).get("username")
+    if raw is None:
+        raw = request.POST.get("username", "")
+    text = "".join(ch for ch in str(raw) if ch.isprintable())
+    return text[:USERNAME_LIMIT]

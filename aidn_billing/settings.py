@@ -235,6 +235,7 @@ AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_ip"
+AXES_USERNAME_CALLABLE = "accounts.throttle.client_username"
 # A correct login forgets the failures before it; attempts during a lock neither count nor prolong
 # it, so "try again in 15 minutes" stays true.
 AXES_RESET_ON_SUCCESS = True

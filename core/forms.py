@@ -1,10 +1,68 @@
-"""Form fields more than one app's settings page uses."""
+"""What the product's forms share: the text check every form has, and form fields more than one
+app's settings page uses."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.core import validators
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .text import describe, forbidden_character
+
+
+class NoForbiddenCharacters:
+    """Refuses control and format characters (`core.text`); in a text area, tab and line breaks
+    are text and pass."""
+
+    def __init__(self, *, multiline: bool = False) -> None:
+        self.multiline = multiline
+
+    def __call__(self, value: Any) -> None:
+        bad = forbidden_character(str(value), multiline=self.multiline)
+        if bad is not None:
+            raise ValidationError(
+                _(
+                    "Teksten inneholder et kontrolltegn (%(char)s), som ikke er tillatt. Fjern "
+                    "det og prøv igjen (det kan komme med når tekst kopieres fra et annet program)."
+                ),
+                code="control_character",
+                params={"char": describe(bad)},
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NoForbiddenCharacters) and other.multiline == self.multiline
+
+    def __hash__(self) -> int:
+        return hash((NoForbiddenCharacters, self.multiline))
+
+
+class RefusesControlCharacters:
+    """For every form of the product: each text field refuses control and format characters, so
+    neither a NUL (which PostgreSQL refuses with an error) nor an invisible bidirectional override
+    reaches a model. Also fields a form adds after its own `__init__`: they are fitted just before
+    the form is cleaned."""
+
+    fields: dict[str, forms.Field]
+
+    def full_clean(self) -> None:
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                _fit(field)
+        super().full_clean()  # type: ignore[misc]
+
+
+def _fit(field: forms.CharField) -> None:
+    multiline = isinstance(field.widget, forms.Textarea)
+    wanted = NoForbiddenCharacters(multiline=multiline)
+    if wanted in field.validators:
+        return
+    # Ours names the character; Django's own NUL check would say the same thing again.
+    field.validators = [
+        v for v in field.validators if not isinstance(v, validators.ProhibitNullCharactersValidator)
+    ] + [wanted]
 
 
 class SlotsWidget(forms.MultiWidget):

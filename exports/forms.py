@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import SlotsField
+from core.forms import RefusesControlCharacters, SlotsField
 from invoices.forms import AccountingSettingsForm, dimension_choices
 from invoices.models import Municipality
 
@@ -50,7 +50,7 @@ PROFILE_SECTIONS: list[tuple[Any, tuple[str, ...]]] = [
 ]
 
 
-class ExportProfileForm(forms.ModelForm):
+class ExportProfileForm(RefusesControlCharacters, forms.ModelForm):
     """The file channel's own settings. The page shows it together with the municipality's
     accounting settings (`invoices.forms.AccountingSettingsForm`), section by section."""
 
@@ -96,7 +96,7 @@ class ExportProfileForm(forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
 
-class StartExportForm(forms.Form):
+class StartExportForm(RefusesControlCharacters, forms.Form):
     period = forms.RegexField(label=_("Periode"), regex=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7)
     format = forms.ChoiceField(label=_("Format"), choices=ExportFormat.choices)
     unit = forms.CharField(label=_("Enhet"), required=False, max_length=32)
@@ -104,7 +104,7 @@ class StartExportForm(forms.Form):
     is_test = forms.BooleanField(label=_("Testfil (låser ingen grunnlag)"), required=False)
 
 
-class OverrideExportForm(forms.Form):
+class OverrideExportForm(RefusesControlCharacters, forms.Form):
     """Re-export of bases that were already exported: superbruker only, with a reason."""
 
     references = forms.CharField(

@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core import params
 from core.paging import Paginator
 from invoices.access import (
     ADMIN_ROLES,
@@ -89,6 +90,7 @@ def _box_context(access: Access, selection: MonthSelection) -> dict[str, Any]:
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def period_preview(request: HttpRequest) -> HttpResponse:
     """The *Last ned eksportfil* box on the invoice list: what would go, and the button."""
     access = require_access(request, BILLING_ROLES)
@@ -98,6 +100,7 @@ def period_preview(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@params.answers_bad_parameters
 def export_start(request: HttpRequest) -> HttpResponse:
     """GET: the confirmation (the selection, how many approved bases, their total, the format).
     POST: ask for the export of exactly that selection."""
@@ -146,6 +149,7 @@ def _detail_context(access: Access, export: Export) -> dict[str, Any]:
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     export = _export_for(access, pk)
@@ -155,7 +159,7 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("basis", "basis__payer")
         .order_by("basis_id", "pk")
     )
-    context["items"] = Paginator(items, ITEMS_PAGE).get_page(request.GET.get("side"))
+    context["items"] = Paginator(items, ITEMS_PAGE).get_page(params.page(request.GET, "side"))
     return render(request, "exports/export_detail.html", context)
 
 
@@ -202,12 +206,13 @@ def download_customers(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def history(request: HttpRequest) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     exports = scoped(Export.objects.select_related("created_by", "unit"), access).order_by(
         "-created_at", "-pk"
     )
-    page = Paginator(exports, HISTORY_PAGE).get_page(request.GET.get("side"))
+    page = Paginator(exports, HISTORY_PAGE).get_page(params.page(request.GET, "side"))
     return render(
         request,
         "exports/history.html",
@@ -217,6 +222,7 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@params.answers_bad_parameters
 def override(request: HttpRequest) -> HttpResponse:
     access = require_access(request, TEST_TRANSFER_ROLES)
     if request.method == "POST":
@@ -252,9 +258,9 @@ def override(request: HttpRequest) -> HttpResponse:
     else:
         route = accounting_settings_get(access.municipality).transfer_route
         initial: dict[str, Any] = {"format": _default_format(route)}
-        basis_pk = request.GET.get("grunnlag", "")
-        if basis_pk.isdigit():
-            basis = scoped(InvoiceBasis.objects.all(), access).filter(pk=int(basis_pk)).first()
+        basis_pk = params.integer(request.GET, "grunnlag")
+        if basis_pk is not None:
+            basis = scoped(InvoiceBasis.objects.all(), access).filter(pk=basis_pk).first()
             if basis is not None:
                 initial["references"] = basis.reference
         form = OverrideExportForm(initial=initial, municipality=access.municipality)

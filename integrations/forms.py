@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import RefusesControlCharacters
+
 from .models import VismaSettings
 
 URL_SUFFIX = "fakturering_ws/"
@@ -64,7 +66,7 @@ def validate_base_url(value: str) -> str:
     return value
 
 
-class VismaSettingsForm(forms.Form):
+class VismaSettingsForm(RefusesControlCharacters, forms.Form):
     selskap = forms.CharField(
         label=_("Selskap"),
         max_length=10,
@@ -144,7 +146,7 @@ class VismaSettingsForm(forms.Form):
         return data
 
 
-class TestTransferForm(forms.Form):
+class TestTransferForm(RefusesControlCharacters, forms.Form):
     """Pick 1–20 approved bases for a test transfer."""
 
     bases = forms.TypedMultipleChoiceField(

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import params
 from core.paging import Paginator
 from invoices.access import (
     ADMIN_ROLES,
@@ -90,14 +90,13 @@ def settings_test(request: HttpRequest) -> HttpResponse:
 
 
 def _period(request: HttpRequest) -> str:
-    period = (request.GET.get("period") or request.POST.get("period") or "").strip()
-    if len(period) == 7 and period[4] == "-" and period.replace("-", "").isdigit():
-        return period
-    return ""
+    """The period from the address or, when posted, from the form."""
+    return params.period(request.GET) or params.period(request.POST)
 
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def period_actions(request: HttpRequest) -> HttpResponse:
     """The *Send til Visma* button on the invoice list (loaded by htmx, so the list itself pays
     no queries for it), for the list's selection. Empty unless the user may send and the
@@ -128,6 +127,7 @@ def _is_primary(access: Access) -> bool:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@params.answers_bad_parameters
 def send_confirm(request: HttpRequest) -> HttpResponse:
     """GET: the confirmation (the selection, how many approved bases, their total). POST: send
     exactly that selection."""
@@ -182,12 +182,15 @@ def _list_url() -> str:
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def transfer_retry(request: HttpRequest, pk: int) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     transfer = get_for_access(Transfer.objects.all(), access, pk=pk)
     try:
         retry = services.transfer_retry_failed(
-            transfer, actor=request.user, include_rejected=request.POST.get("rejected") == "1"
+            transfer,
+            actor=request.user,
+            include_rejected=params.choice(request.POST, "rejected", ["1"]) == "1",
         )
     except services.TransferError as exc:
         messages.error(request, exc.message)
@@ -200,6 +203,7 @@ def transfer_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def status_refresh(request: HttpRequest) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     settings_obj = services.visma_settings_for(access.municipality)
@@ -214,12 +218,9 @@ def status_refresh(request: HttpRequest) -> HttpResponse:
             request,
             _("Status hentes fra Visma i bakgrunnen. Last siden på nytt om litt."),
         )
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("integrations:transfers")
-    return redirect(target)
+    return redirect(
+        params.local_url(request, request.POST, "next", default=reverse("integrations:transfers"))
+    )
 
 
 # --- test transfers (superbruker) ----------------------------------------------------------------
@@ -227,6 +228,7 @@ def status_refresh(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@params.answers_bad_parameters
 def test_transfer(request: HttpRequest) -> HttpResponse:
     access = require_access(request, TEST_TRANSFER_ROLES)
     bases = scoped(InvoiceBasis.objects.all(), access).filter(status="approved")
@@ -270,10 +272,13 @@ def test_transfer(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def transfer_list(request: HttpRequest) -> HttpResponse:
     access = require_access(request, VIEW_ROLES)
     transfers = scoped(Transfer.objects.all(), access).select_related("created_by")
-    page = Paginator(transfers.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    page = Paginator(transfers.order_by("-created_at", "-id"), 50).get_page(
+        params.page(request.GET)
+    )
     return render(
         request,
         "integrations/transfer_list.html",
@@ -313,16 +318,17 @@ def _progress_context(transfer: Transfer) -> dict[str, object]:
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def transfer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     access = require_access(request, VIEW_ROLES)
     transfer = get_for_access(
         Transfer.objects.select_related("created_by", "retry_of"), access, pk=pk
     )
-    state = request.GET.get("state", "")
+    state = params.choice(request.GET, "state", AttemptState.values)
     attempts = transfer.attempts.select_related("basis__payer").order_by("id")
-    if state in AttemptState.values:
+    if state:
         attempts = attempts.filter(state=state)
-    page = Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(params.page(request.GET))
     context = _progress_context(transfer)
     context.update(
         {

@@ -2,14 +2,16 @@
 
 When several answers apply, the first of 401, 403, 415, 413, 400 wins. 403 depends on the
 document's `municipality`, so it is decided from the body whenever the body can be read and
-parsed; a body too large to read is 413 (or 415) without looking inside. Every answer carries
-`{"errors": [...]}`; the plain ones (401, 403, 413, 415, bad JSON) also a `detail` sentence.
+parsed; a body too large to read is 413 (or 415) without looking inside. Every answer that is not
+a 201 carries `{"errors": [...]}`, 404 and 405 included; the plain ones (401, 403, 404, 405, 413,
+415, bad JSON, keys twice) also a `detail` sentence.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -18,24 +20,32 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
-from .intake import IntakeError, find_municipality, intake_document
+from core import jsonparse
+
+from .intake import IntakeError, IntakeForbidden, intake_document, municipality_for_token
 from .models import ApiToken
 from .services import api_token_authenticate
-from .validation import Issue
+from .validation import Issue, document_duplicate_issues
 
 logger = logging.getLogger(__name__)
 
 _NOT_PARSED = object()
+_READ_SIZE = 1 << 16
 
 
-def _plain(status: int, code: str, message: str, field: str = "") -> JsonResponse:
-    issue = Issue(code, message, field)
-    response = JsonResponse({"detail": message, "errors": [issue.as_dict()]}, status=status)
+def _errors(status: int, issues: list[Issue], detail: str = "") -> JsonResponse:
+    payload: dict[str, Any] = {"errors": [issue.as_dict() for issue in issues]}
+    if detail:
+        payload = {"detail": detail, **payload}
+    response = JsonResponse(payload, status=status)
     if status == 401:
         response["WWW-Authenticate"] = 'Token realm="api"'
     return response
+
+
+def _plain(status: int, code: str, message: str, field: str = "") -> JsonResponse:
+    return _errors(status, [Issue(code, message, field)], message)
 
 
 def _token(request: HttpRequest) -> ApiToken | None:
@@ -54,47 +64,85 @@ def _is_json(request: HttpRequest) -> bool:
     return params in ({}, {"charset": "utf-8"})
 
 
+def _read_up_to(read: Callable[[int], bytes], limit: int) -> bytes | None:
+    """What `read` gives until it ends, or None as soon as that is more than `limit` bytes."""
+    body = bytearray()
+    while len(body) <= limit:
+        piece = read(min(_READ_SIZE, limit + 1 - len(body)))
+        if not piece:
+            break
+        body += piece
+    return None if len(body) > limit else bytes(body)
+
+
 def _read_body(request: HttpRequest) -> bytes | None:
-    """The body, or None when it is over the limit: by Content-Length, or by what arrives."""
+    """The body, or None when it is over the limit: by Content-Length, or by what arrives.
+
+    A chunked body has no Content-Length, and Django reads only as many bytes as that header
+    says (none); the server that decoded the chunks marks its stream as ending by itself
+    (`wsgi.input_terminated`, gunicorn does), so it is read to its end, with the same limit."""
     limit = settings.INTAKE_MAX_BODY_BYTES
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if not length and request.META.get("wsgi.input_terminated"):
+        return _read_up_to(request.META["wsgi.input"].read, limit)
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = int(length or 0)
     except ValueError:
         declared = 0
     if declared > limit:
         return None
-    body = request.read(limit + 1)
-    return None if len(body) > limit else body
+    return _read_up_to(request.read, limit)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse(body: bytes) -> tuple[Any, str]:
-    """(document, "") or (_NOT_PARSED, a Bokmål reason)."""
+def _parse(body: bytes) -> tuple[Any, list[Issue], str]:
+    """(document, [], "") or (_NOT_PARSED, the errors, a Bokmål sentence for `detail`)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _NOT_PARSED, _("Innholdet er ikke gyldig UTF-8")
+        return _malformed(_("Innholdet er ikke gyldig UTF-8"))
     try:
-        return json.loads(text, parse_constant=_reject_constant), ""
+        return jsonparse.loads(text), [], ""
+    except jsonparse.DuplicateKey:
+        issues = document_duplicate_issues(jsonparse.loads_marked(text))
+        return _NOT_PARSED, issues, _("Dokumentet har felt som står to ganger i samme objekt")
     except json.JSONDecodeError as exc:
-        return _NOT_PARSED, _("Ugyldig JSON (linje %(line)d, kolonne %(col)d): %(msg)s") % {
-            "line": exc.lineno,
-            "col": exc.colno,
-            "msg": exc.msg,
-        }
+        return _malformed(
+            _("Ugyldig JSON (linje %(line)d, kolonne %(col)d): %(msg)s")
+            % {"line": exc.lineno, "col": exc.colno, "msg": exc.msg}
+        )
     except (ValueError, RecursionError):
-        return _NOT_PARSED, _("Ugyldig JSON")
+        return _malformed(_("Ugyldig JSON"))
+
+
+def _malformed(message: str) -> tuple[Any, list[Issue], str]:
+    return _NOT_PARSED, [Issue("malformed_json", message)], message
 
 
 @csrf_exempt
-@require_POST
 def invoice_bases(request: HttpRequest) -> JsonResponse:
     # The contract's messages are Bokmål, whatever language a client's cookie or header asks for.
     with translation.override("nb"):
+        if request.method != "POST":
+            response = _plain(
+                405,
+                "method_not_allowed",
+                _("Metoden %(method)s er ikke tillatt her; fakturagrunnlag sendes med POST")
+                % {"method": request.method},
+            )
+            response["Allow"] = "POST"
+            return response
         return _invoice_bases(request)
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other address under /api/: a 404 in the API's own shape, not an HTML page."""
+    with translation.override("nb"):
+        return _plain(
+            404,
+            "not_found",
+            _("Ukjent adresse i API-et; fakturagrunnlag sendes med POST til /api/v1/invoice-bases"),
+        )
 
 
 def _invoice_bases(request: HttpRequest) -> JsonResponse:
@@ -103,20 +151,14 @@ def _invoice_bases(request: HttpRequest) -> JsonResponse:
         return _plain(401, "unauthorized", _("Mangler eller ugyldig API-nøkkel"))
 
     body = _read_body(request)
-    document, parse_error = _parse(body) if body is not None else (_NOT_PARSED, "")
+    document, parse_errors, detail = _parse(body) if body is not None else (_NOT_PARSED, [], "")
     if document is not _NOT_PARSED:
         try:
-            municipality = find_municipality(document)
+            municipality_for_token(document, token)
+        except IntakeForbidden as exc:
+            return _errors(403, exc.errors, exc.errors[0].message)
         except IntakeError:
-            municipality = None  # answered as 400 below, after 415 and 413
-        if municipality is not None and municipality.pk != token.municipality_id:
-            return _plain(
-                403,
-                "forbidden_municipality",
-                _("API-nøkkelen gjelder ikke for kommune %(number)s")
-                % {"number": municipality.number},
-                "municipality",
-            )
+            pass  # a missing or malformed number: answered as 400 below, after 415 and 413
     if not _is_json(request):
         return _plain(
             415,
@@ -131,7 +173,7 @@ def _invoice_bases(request: HttpRequest) -> JsonResponse:
             % {"mb": settings.INTAKE_MAX_BODY_BYTES // (1024 * 1024)},
         )
     if document is _NOT_PARSED:
-        return _plain(400, "malformed_json", parse_error)
+        return _errors(400, parse_errors, detail)
 
     try:
         result = intake_document(document, token=token)

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import SlotsField
+from core.forms import RefusesControlCharacters, SlotsField
 
 from .models import KB_SLOTS, AccountingSettings, DimensionDefinition, Municipality
 
@@ -21,7 +21,7 @@ def dimension_choices(municipality: Municipality) -> list[tuple[str, str]]:
     ]
 
 
-class AccountingSettingsForm(forms.ModelForm):
+class AccountingSettingsForm(RefusesControlCharacters, forms.ModelForm):
     class Meta:
         model = AccountingSettings
         fields = ["transfer_route", "default_oppdragsgiver", "kb_slots"]
@@ -41,3 +41,9 @@ class AccountingSettingsForm(forms.ModelForm):
     def values(self) -> dict[str, Any]:
         """The cleaned settings, ready for `accounting_settings_update`."""
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class ApiTokenForm(RefusesControlCharacters, forms.Form):
+    """The name of a new API key: it says in lists and the audit trail which system holds it."""
+
+    name = forms.CharField(label=_("Navn"), max_length=100)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -55,6 +56,7 @@ from .validation import (
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE: int = settings.INTAKE_MAX_BASES_PER_REQUEST
+MUNICIPALITY_NUMBER = re.compile(r"[0-9]{4}")
 DOCUMENT_FIELDS = frozenset({"municipality", "invoice_bases"})
 
 
@@ -115,8 +117,7 @@ def _document_error(field_name: str, code: str, message: str) -> IntakeRejected:
     return IntakeRejected([Issue(code, message, field_name)])
 
 
-def find_municipality(document: Any) -> Municipality:
-    """The municipality a document names, or IntakeRejected (missing, malformed or unknown)."""
+def _municipality_number(document: Any) -> str:
     if not isinstance(document, dict):
         raise _document_error("", "invalid_type", _("Dokumentet må være et JSON-objekt"))
     number = document.get("municipality")
@@ -125,6 +126,19 @@ def find_municipality(document: Any) -> Municipality:
     if not isinstance(number, str):
         raise _document_error(
             "municipality", "invalid_type", _("Kommunenummer må være en tekst med 4 siffer")
+        )
+    return number
+
+
+def find_municipality(document: Any) -> Municipality:
+    """The municipality a document names, or IntakeRejected (missing, malformed or unknown)."""
+    number = _municipality_number(document)
+    # Checked before the lookup: PostgreSQL answers a NUL in a text value with an error.
+    if not MUNICIPALITY_NUMBER.fullmatch(number):
+        raise _document_error(
+            "municipality",
+            "invalid_format",
+            _("Kommunenummer «%(number)s» er ikke fire siffer") % {"number": echo(number, 8)},
         )
     municipality = Municipality.objects.filter(number=number).first()
     if municipality is None:
@@ -136,22 +150,31 @@ def find_municipality(document: Any) -> Municipality:
     return municipality
 
 
-def intake_document(
-    document: Any, *, token: ApiToken | None = None, actor: Actor = None
-) -> IntakeResult:
-    """Store one intake document (an API request body): municipality check, size cap, intake."""
-    municipality = find_municipality(document)
-    if token is not None and token.municipality_id != municipality.pk:
+def municipality_for_token(document: Any, token: ApiToken) -> Municipality:
+    """The token's municipality, if the document names it; else IntakeForbidden (403) whatever
+    the number is, so that a key holder cannot tell another tenant's number from no tenant's
+    (spec/intake.md). Compared as text, without a query."""
+    if _municipality_number(document) != token.municipality.number:
         raise IntakeForbidden(
             [
                 Issue(
                     "forbidden_municipality",
-                    _("API-nøkkelen gjelder ikke for kommune %(number)s")
-                    % {"number": municipality.number},
+                    _("API-nøkkelen gjelder ikke for kommunenummeret i dokumentet"),
                     "municipality",
                 )
             ]
         )
+    return token.municipality
+
+
+def intake_document(
+    document: Any, *, token: ApiToken | None = None, actor: Actor = None
+) -> IntakeResult:
+    """Store one intake document (an API request body): municipality check, size cap, intake."""
+    if token is not None:
+        municipality = municipality_for_token(document, token)
+    else:
+        municipality = find_municipality(document)
     extra = sorted(set(document) - DOCUMENT_FIELDS)
     if extra:
         raise IntakeRejected(

@@ -13,7 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
-from . import channels, charts, periods
+from core import params
+
+from . import channels, charts
 from .access import BILLING_ROLES, require_access, scoped
 from .models import BasisStatus, Unit
 from .overview import Overview, known_periods, latest_period, month_overview
@@ -104,13 +106,12 @@ def _sel(ov: Overview) -> dict[str, str]:
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def overview(request: HttpRequest) -> HttpResponse:
     access = require_access(request)
     municipality = access.municipality
-    period = request.GET.get("period", "")
-    if not periods.is_period(period):
-        period = latest_period(municipality)
-    unit_code = request.GET.get("unit", "")[:32]
+    period = params.period(request.GET) or latest_period(municipality)
+    unit_code = params.code(request.GET, "unit")
     unit = scoped(Unit.objects.all(), access).filter(code=unit_code).first() if unit_code else None
     context: dict[str, object] = {
         "period": period,

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.db.models import Count, QuerySet, Sum
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 
-from . import periods
+from core import params
+
 from .models import InvoiceBasis, InvoiceLine, Municipality, Service, Unit
-
-
-def _code(value: str) -> bool:
-    """A unit or service code fit to look up: printable, so no database refuses it."""
-    return value.isprintable()
 
 
 @dataclass(frozen=True)
@@ -27,14 +25,14 @@ class MonthSelection:
     service: Service | None = None
 
     @classmethod
-    def from_data(cls, municipality: Municipality, data: Mapping[str, str]) -> MonthSelection:
-        """From a page's query or form. An unknown period, unit or service selects nothing
-        rather than everything: `period` is then "" and the unit or service stays unresolved."""
-        period = data.get("period", "") or ""
-        unit_code = (data.get("unit", "") or "")[:32]
-        service_code = (data.get("service", "") or "")[:32]
-        if not (_code(unit_code) and _code(service_code)):
-            return cls("")
+    def from_data(cls, municipality: Municipality, data: Mapping[str, Any]) -> MonthSelection:
+        """From a page's query or form. A malformed value (a NUL, a period that is not a month)
+        is a 400 (`core.params`); an unknown unit or service selects nothing rather than
+        everything: `period` is then ""."""
+        query = cast(QueryDict, data)
+        period = params.period(query)
+        unit_code = params.code(query, "unit")
+        service_code = params.code(query, "service")
         unit = (
             Unit.objects.filter(municipality=municipality, code=unit_code).first()
             if unit_code
@@ -46,7 +44,7 @@ class MonthSelection:
             else None
         )
         valid = (
-            periods.is_period(period)
+            bool(period)
             and (unit is not None or not unit_code)
             and (service is not None or not service_code)
         )

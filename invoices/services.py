@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from core.actors import Actor, user_id, user_or_none
 from core.db import among
+from core.text import describe, forbidden_character
 
 from . import state, summaries
 from .access import role_of
@@ -74,6 +75,12 @@ def api_token_create(municipality: Municipality, name: str, actor: Actor) -> tup
     name = name.strip()
     if not name or len(name) > 100:
         raise BasisActionError(_("Navnet må være 1–100 tegn"))
+    bad = forbidden_character(name)
+    if bad is not None:
+        raise BasisActionError(
+            _("Navnet inneholder et kontrolltegn (%(char)s), som ikke er tillatt")
+            % {"char": describe(bad)}
+        )
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         municipality=municipality,

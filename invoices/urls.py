@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from . import api, overview_views, views
 
@@ -31,4 +31,5 @@ urlpatterns = [
     path("fakturagrunnlag/", include((invoice_patterns, "invoices"))),
     path("administrasjon/api-nokler/", include((token_patterns, "api_tokens"))),
     path("api/v1/invoice-bases", api.invoice_bases, name="api_invoice_bases"),
+    re_path(r"^api/", api.not_found, name="api_not_found"),
 ]

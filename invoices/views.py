@@ -3,7 +3,6 @@ its validation report; and the API-key page for the systemadministrator."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from urllib.parse import urlencode
 
@@ -18,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from core import params
 from core.paging import Paginator
 
 from .access import (
@@ -31,6 +31,7 @@ from .access import (
     scoped,
     set_active_municipality,
 )
+from .forms import ApiTokenForm
 from .models import (
     ApiToken,
     BasisStatus,
@@ -69,39 +70,34 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def switch_municipality(request: HttpRequest) -> HttpResponse:
-    try:
-        municipality_id = int(request.POST.get("municipality", ""))
-    except ValueError:
-        municipality_id = 0
+    municipality_id = params.integer(request.POST, "municipality", required=True)
+    assert municipality_id is not None
     set_active_municipality(request, municipality_id)
     return redirect("home")
 
 
 def _list_selection(request: HttpRequest, access: Access) -> tuple[QuerySet[InvoiceBasis], dict]:
     """The bases the list's filters select, and the filter values (shared by list and summary)."""
-    period = request.GET.get("period", "")
-    if not _PERIOD.fullmatch(period):
-        period = (
-            scoped(InvoiceBasis.objects.all(), access)
-            .order_by("-period")
-            .values_list("period", flat=True)
-            .first()
-            or ""
-        )
+    period = params.period(request.GET) or (
+        scoped(InvoiceBasis.objects.all(), access)
+        .order_by("-period")
+        .values_list("period", flat=True)
+        .first()
+        or ""
+    )
     filters = {
         "period": period,
-        "unit": request.GET.get("unit", "")[:32],
-        "status": request.GET.get("status", ""),
-        "service": request.GET.get("service", "")[:32],
+        "unit": params.code(request.GET, "unit"),
+        "status": params.choice(request.GET, "status", BasisStatus.values),
+        "service": params.code(request.GET, "service"),
     }
     selected = scoped(InvoiceBasis.objects.filter(period=period), access)
     if filters["unit"]:
         selected = selected.filter(unit__code=filters["unit"])
-    if filters["status"] in BasisStatus.values:
+    if filters["status"]:
         selected = selected.filter(status=filters["status"])
-    else:
-        filters["status"] = ""
     if filters["service"]:
         selected = selected.filter(
             pk__in=InvoiceLine.objects.filter(service__code=filters["service"]).values("basis_id")
@@ -110,6 +106,7 @@ def _list_selection(request: HttpRequest, access: Access) -> tuple[QuerySet[Invo
 
 
 @login_required
+@params.answers_bad_parameters
 def basis_list(request: HttpRequest) -> HttpResponse:
     """One page of the selected bases. Its cost does not grow with the month: the page fetches 50
     ids first and then only those rows; the month's sums come in a separate request (below)."""
@@ -122,7 +119,7 @@ def basis_list(request: HttpRequest) -> HttpResponse:
         .distinct()[:36]
     )
     page = Paginator(selected.order_by("id").values_list("id", flat=True), PAGE_SIZE).get_page(
-        request.GET.get("page")
+        params.page(request.GET)
     )
     rows = InvoiceBasis.objects.filter(pk__in=list(page.object_list)).select_related(
         "unit", "payer"
@@ -151,6 +148,7 @@ def basis_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@params.answers_bad_parameters
 def basis_list_summary(request: HttpRequest) -> HttpResponse:
     """The numbers a billing admin checks for the selection: count and total per status, per unit
     and per service. Loaded into the list page by htmx, so paging never waits for the sums."""
@@ -239,8 +237,6 @@ def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- approval ------------------------------------------------------------------------------------
 
-_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-
 
 def _list_url(selection: MonthSelection) -> str:
     query = selection.query_string() if selection.valid else ""
@@ -253,6 +249,7 @@ def _report_url(selection: MonthSelection) -> str:
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def period_approve(request: HttpRequest) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     selection = MonthSelection.from_data(access.municipality, request.POST)
@@ -295,6 +292,7 @@ def _approval_messages(request: HttpRequest, approved: int, total_ore: int, inva
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def period_unapprove(request: HttpRequest) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     selection = MonthSelection.from_data(access.municipality, request.POST)
@@ -323,11 +321,12 @@ REPORT_PAGE_SIZE = 100
 
 
 @login_required
+@params.answers_bad_parameters
 def validation_report(request: HttpRequest) -> HttpResponse:
     """Every finding for the received and approved bases of a period (and unit), per basis."""
     access = require_access(request, BILLING_ROLES)
     selection = MonthSelection.from_data(access.municipality, request.GET)
-    show_all = request.GET.get("vis") == "alle"
+    show_all = params.choice(request.GET, "vis", ["alle"]) == "alle"
     checked = selection.bases(access.municipality).filter(
         status__in=[BasisStatus.RECEIVED, BasisStatus.APPROVED]
     )
@@ -354,13 +353,14 @@ def validation_report(request: HttpRequest) -> HttpResponse:
             "blocking": sum(1 for r in with_findings if r.blocking),
             "warned": sum(1 for r in with_findings if r.warnings),
             "by_code": sorted(by_code.items(), key=lambda item: (item[0][0], -item[1])),
-            "page": Paginator(shown, REPORT_PAGE_SIZE).get_page(request.GET.get("page")),
+            "page": Paginator(shown, REPORT_PAGE_SIZE).get_page(params.page(request.GET)),
             "list_url": _list_url(selection),
         },
     )
 
 
 @login_required
+@params.answers_bad_parameters
 def validation_summary(request: HttpRequest) -> HttpResponse:
     """The count of blocking errors among the received bases: loaded into the list page."""
     access = require_access(request, BILLING_ROLES)
@@ -457,19 +457,22 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     response only: it is neither stored nor put in the session."""
     access = require_access(request, ADMIN_ROLES)
     created = None
-    if request.method == "POST":
+    form = ApiTokenForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
         try:
             token, plaintext = api_token_create(
-                access.municipality, request.POST.get("name", ""), request.user
+                access.municipality, form.cleaned_data["name"], request.user
             )
         except BasisActionError as exc:
-            messages.error(request, exc.message)
+            form.add_error("name", exc.message)
         else:
             created = {"token": token, "plaintext": plaintext}
+            form = ApiTokenForm()
     return render(
         request,
         "invoices/api_tokens.html",
         {
+            "form": form,
             "tokens": scoped(ApiToken.objects.all(), access).order_by("revoked_at", "-created_at"),
             "created": created,
             "api_url": request.build_absolute_uri(reverse("api_invoice_bases")),

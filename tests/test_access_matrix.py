@@ -65,6 +65,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
         None,
         {A: 405, M: 405, S: 405, B: 405, AB: 405, LB: 405, ANON: 405},
     ),
+    # Any other address under /api/: the API's own JSON 404.
+    "api_not_found": (None, {A: 404, M: 404, S: 404, B: 404, AB: 404, LB: 404, ANON: 404}),
     "exports:history": (None, BILLING),
     "exports:start": (None, BILLING),
     "exports:preview": (None, BILLING),

@@ -322,3 +322,16 @@ def test_the_client_address_behind_trusted_proxies(
     settings.LOGIN_TRUSTED_PROXIES = proxies
     request = rf.post("/logg-inn/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip(request) == expected
+
+
+@pytest.mark.parametrize("username", ["x" * 10_000, "merk\x00antil_a", "\u202emerkantil_a"])
+def test_a_username_no_user_can_have_is_a_failed_login_not_a_database_error(
+    db: None, merkantil_a: Any, username: str
+) -> None:
+    """Found by the crawler: 10 000 characters (or a NUL) as the username was kept as it came and
+    the database refused it (500 on PostgreSQL)."""
+    response = _login(Client(), username, WRONG)
+    assert response.status_code == 200
+    assert "_auth_user_id" not in response.client.session
+    for attempt in AccessAttempt.objects.all():
+        assert len(attempt.username) <= 150 and attempt.username.isprintable()

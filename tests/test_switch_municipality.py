@@ -63,13 +63,17 @@ def test_reverse_user_becomes_admin_only_in_b(
     assert client.get(reverse("exports:history")).status_code == 403
 
 
-@pytest.mark.parametrize("value", ["", "abc", "0", "-1", "99999999", "1.5"])
+# Not a number at all: 400; a number, but not a municipality of the user's: 404.
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [("", 400), ("abc", 400), ("0", 400), ("-1", 400), ("1.5", 400), ("²", 400), ("99999999", 404)],
+)
 def test_bad_ids_are_refused_and_change_nothing(
-    admin_a_lese_b: Any, kommune_a: Municipality, kommune_b: Municipality, value: str
+    admin_a_lese_b: Any, kommune_a: Municipality, kommune_b: Municipality, value: str, status: int
 ) -> None:
     client = _client(admin_a_lese_b)
     client.post(SWITCH, {"municipality": kommune_b.pk})
-    assert client.post(SWITCH, {"municipality": value}).status_code == 404
+    assert client.post(SWITCH, {"municipality": value}).status_code == status
     assert client.session[SESSION_KEY] == kommune_b.pk
     assert client.get(ADMIN_PAGE).status_code == 403
 

@@ -8,22 +8,24 @@ Two entry points:
   and id rules may have changed since the basis arrived.
 
 Every problem is an `Issue` with a stable machine `code` and a Bokmål `message`. Error codes:
-`required`, `invalid_type`, `invalid_format`, `invalid_value`, `invalid_characters`, `too_long`,
-`text_too_long`, `too_many_texts`, `no_lines`, `too_many_lines`, `unknown_field`,
-`invalid_checksum`, `invalid_date`, `synthetic_id`, `ambiguous_identifier`, `out_of_range`,
-`invalid_sign`, `amount_mismatch`, `invalid_date_range`, `unknown_service`,
-`service_not_billable`, `service_not_valid`, `unknown_dimension`, `duplicate_reference`,
-`credits_not_allowed`, `unknown_credit_reference`, `credit_target_not_invoice`,
-`credit_payer_mismatch`; stored bases add `total_mismatch`, and the warnings `missing_address`
-and `zero_amount`.
+`required`, `invalid_type`, `invalid_format`, `invalid_value`, `control_character`,
+`invalid_characters` (a lone surrogate), `too_long`, `text_too_long`, `too_many_texts`,
+`no_lines`, `too_many_lines`, `unknown_field`, `duplicate_key`, `invalid_checksum`,
+`invalid_date`, `synthetic_id`, `ambiguous_identifier`, `out_of_range`, `invalid_sign`,
+`amount_mismatch`, `invalid_date_range`, `unknown_service`, `service_not_billable`,
+`service_not_valid`, `unknown_dimension`, `duplicate_reference`, `credits_not_allowed`,
+`unknown_credit_reference`, `credit_target_not_invoice`, `credit_payer_mismatch`; stored bases
+add `total_mismatch`, and the warnings `missing_address` and `zero_amount`.
 
 The package, module by module: `rules` (limits, patterns, `Issue`), `normalized` (what a valid
 document becomes, and its content hash), `catalogue`, `checker` (the field checks), `lines` and
-`bases` (intake validation), `stored` (stored bases before approval).
+`bases` (intake validation), `duplicates` (keys twice in one object), `stored` (stored bases
+before approval).
 """
 
 from .bases import credited_references, load_stored_originals, validate_bases
 from .catalogue import Catalogue, ServiceInfo
+from .duplicates import basis_duplicate_issues, document_duplicate_issues
 from .normalized import BasisIn, LineIn, PartyIn, StoredOriginal, content_hash
 from .rules import Issue, Severity, echo, period_bounds
 from .stored import BasisReport, validate_stored
@@ -38,8 +40,10 @@ __all__ = [
     "ServiceInfo",
     "Severity",
     "StoredOriginal",
+    "basis_duplicate_issues",
     "content_hash",
     "credited_references",
+    "document_duplicate_issues",
     "echo",
     "load_stored_originals",
     "period_bounds",

@@ -18,6 +18,7 @@ from .checker import Checker, Memo
 from .lines import fast_line, validate_line
 from .normalized import BasisIn, LineIn, StoredOriginal, content_hash
 from .rules import (
+    BAD_CHARS,
     BASIS_FIELDS,
     KINDS,
     MAX_LINES,
@@ -239,12 +240,15 @@ def _credit_ok(
 
 
 def credited_references(bases: Iterable[Any]) -> set[str]:
-    """The `credits` references a request names, so the caller can look them up in one query."""
+    """The `credits` references a request names, so the caller can look them up in one query.
+
+    Only references that could be valid go to the database: the query runs before validation,
+    and PostgreSQL answers a NUL in a text value with an error, not with no rows."""
     refs = set()
     for obj in bases:
         if isinstance(obj, dict) and obj.get("kind") == BasisKind.CREDIT:
             ref = obj.get("credits")
-            if isinstance(ref, str) and ref:
+            if isinstance(ref, str) and 0 < len(ref) <= MAX_REFERENCE and not BAD_CHARS.search(ref):
                 refs.add(ref)
     return refs
 

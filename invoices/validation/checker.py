@@ -22,6 +22,7 @@ from .rules import (
     PARTY_FIELDS,
     POSTCODE,
     Issue,
+    bad_character,
     echo,
     period_bounds,
 )
@@ -104,12 +105,9 @@ class Checker:
                 % {"length": len(value), "limit": limit},
             )
             return ""
-        if BAD_CHARS.search(value):
-            self.add(
-                name,
-                "invalid_characters",
-                _("Teksten inneholder linjeskift eller andre kontrolltegn"),
-            )
+        bad = bad_character(value)
+        if bad is not None:
+            self.add(name, *bad)
             return ""
         return value
 

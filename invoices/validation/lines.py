@@ -27,6 +27,7 @@ from .rules import (
     MAX_TEXTS,
     QUANTITY,
     UNIT_PRICE_LIMIT,
+    bad_character,
     echo,
 )
 
@@ -160,12 +161,8 @@ def validate_line(
                         )
                         % {"length": len(value), "limit": MAX_TEXT},
                     )
-                elif BAD_CHARS.search(value):
-                    check.add(
-                        f"{path}texts[{t}]",
-                        "invalid_characters",
-                        _("Teksten inneholder linjeskift eller andre kontrolltegn"),
-                    )
+                elif (bad := bad_character(value)) is not None:
+                    check.add(f"{path}texts[{t}]", *bad)
                 else:
                     texts.append(value)
 
@@ -193,12 +190,8 @@ def validate_line(
                         _("Dimensjonsverdien må være 1–%(limit)d tegn")
                         % {"limit": MAX_DIMENSION_VALUE},
                     )
-                elif BAD_CHARS.search(value):
-                    check.add(
-                        name,
-                        "invalid_characters",
-                        _("Teksten inneholder linjeskift eller andre kontrolltegn"),
-                    )
+                elif (bad := bad_character(value)) is not None:
+                    check.add(name, *bad)
                 else:
                     dimensions[key] = value
 

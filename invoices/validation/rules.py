@@ -9,6 +9,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.utils.translation import gettext as _
+
+from core.text import FORBIDDEN, describe, is_surrogate
+
 from ..models import (
     BasisKind,
 )
@@ -67,9 +71,10 @@ DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 POSTCODE = re.compile(r"[0-9]{4}")
 
 
-# Control characters and line breaks would break the fixed-width export files, and lone
-# surrogates cannot be stored as UTF-8 at all.
-BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Control characters (Cc) and line breaks would break the fixed-width export files, format
+# characters (Cf) such as U+202E reorder what a clerk sees, and lone surrogates cannot be stored
+# as UTF-8 at all (core/text.py says why each one).
+BAD_CHARS = FORBIDDEN
 
 
 KINDS = frozenset(BasisKind.values)
@@ -146,6 +151,22 @@ class Issue:
         return (
             f"{prefix}: [{self.code}] {self.message}" if prefix else f"[{self.code}] {self.message}"
         )
+
+
+def bad_character(value: str) -> tuple[str, str] | None:
+    """(code, Bokmål message) for the first character of `value` no text may hold, or None."""
+    match = BAD_CHARS.search(value)
+    if match is None:
+        return None
+    char = match.group()
+    if is_surrogate(char):
+        return "invalid_characters", _("Teksten inneholder et ugyldig tegn (%(char)s)") % {
+            "char": describe(char)
+        }
+    return "control_character", _(
+        "Teksten inneholder et kontrolltegn (%(char)s); linjeskift, retningstegn og andre "
+        "usynlige styretegn er ikke tillatt"
+    ) % {"char": describe(char)}
 
 
 def period_bounds(period: str) -> tuple[datetime.date, datetime.date]:

@@ -179,3 +179,66 @@ def test_approve_command(
             "--user",
             "merkantil_a",
         )
+
+
+# --- the API's rules for keys twice and for control characters -------------------------------
+
+
+def test_a_key_twice_in_a_basis_refuses_its_chunk_and_names_the_place(
+    tmp_path: Path, kommune_a: Municipality, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 4)
+    text = json.dumps(helpers.document(helpers.batch(8)), ensure_ascii=False)
+    # Basis 6 (the second chunk) names its payer twice.
+    head, sep, tail = text.partition('"source_reference": "HT-000007"')
+    tail = tail.replace('"name": "Person 7"', '"name": "Person 7", "name": "Noen andre"', 1)
+    path = tmp_path / "twice.json"
+    path.write_text(head + sep + tail, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="1 del"):
+        call_command("import_invoice_bases", str(path), stdout=out, stderr=err)
+    assert "Del 1 (grunnlag 0–3): 4 nye" in out.getvalue()
+    assert "Del 2 (grunnlag 4–7): avvist" in err.getvalue()
+    assert "grunnlag 6 (HT-000007) payer.name: [duplicate_key]" in err.getvalue()
+    assert InvoiceBasis.objects.count() == 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"municipality": "9998", "municipality": "9999", "invoice_bases": []}',
+        '{"municipality": "9999", "invoice_bases": [BASES], "municipality": "9998"}',
+        '{"invoice_bases": [BASES], "municipality": "9999", "municipality": "9999"}',
+    ],
+)
+def test_municipality_twice_refuses_the_file_before_anything_is_stored(
+    tmp_path: Path, kommune_a: Municipality, kommune_b: Municipality, text: str
+) -> None:
+    bases = json.dumps(helpers.batch(3), ensure_ascii=False)[1:-1]
+    path = tmp_path / "two.json"
+    path.write_text(text.replace("BASES", bases), encoding="utf-8")
+    with pytest.raises(CommandError, match="«municipality» står to ganger"):
+        run("import_invoice_bases", str(path))
+    assert not InvoiceBasis.objects.exists()
+
+
+def test_a_bidirectional_override_is_refused_like_in_the_api(
+    tmp_path: Path, kommune_a: Municipality
+) -> None:
+    bases = helpers.batch(2)
+    bases[1]["payer"]["name"] = "Kari \u202eNordmann"
+    path = write(tmp_path / "bidi.json", helpers.document(bases))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_invoice_bases", str(path), stdout=out, stderr=err)
+    assert "grunnlag 1 (HT-000002) payer.name: [control_character]" in err.getvalue()
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in err.getvalue()
+    assert not InvoiceBasis.objects.exists()
+
+
+def test_a_municipality_with_nul_is_refused_before_any_lookup(
+    tmp_path: Path, kommune_a: Municipality
+) -> None:
+    path = write(tmp_path / "nul.json", helpers.document([], municipality="99\x0099"))
+    with pytest.raises(CommandError, match="ikke fire siffer"):
+        run("import_invoice_bases", str(path))

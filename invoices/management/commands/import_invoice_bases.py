@@ -5,6 +5,11 @@ loaded whole, and stored in chunks of 5 000 through the same intake as the API: 
 all-or-nothing and gets its own line in the report. The command exits non-zero if any chunk (or
 the file itself) failed; chunks before a failure stay stored, and running the same file again
 stores nothing twice.
+
+The API's rules hold here too: a key twice in one object of a basis refuses that basis's chunk
+(`duplicate_key`, naming the place), and a key twice at the top (`municipality` twice) refuses
+the whole file before anything is stored. Control and format characters are the validator's, as
+for the API.
 """
 
 from __future__ import annotations
@@ -18,9 +23,17 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from invoices.intake import CHUNK_SIZE, IntakeError, IntakeResult, find_municipality, intake_bases
+from core import jsonparse
+from invoices.intake import (
+    CHUNK_SIZE,
+    IntakeError,
+    IntakeRejected,
+    IntakeResult,
+    find_municipality,
+    intake_bases,
+)
 from invoices.models import Municipality
-from invoices.validation import echo
+from invoices.validation import basis_duplicate_issues, echo
 
 READ_SIZE = 1 << 20
 # One basis is at most 99 lines of 99 short texts; anything bigger than this is not a basis but a
@@ -37,15 +50,25 @@ class DocumentError(ValueError):
         self.message = message
 
 
-class _Constant(Exception):
-    pass
+class TopLevelDuplicate(DocumentError):
+    """A key twice at the top of the document."""
 
 
-def _no_constants(name: str) -> Any:
-    raise _Constant(name)
+class Duplicated:
+    """A value with a key twice in one of its objects, read with `jsonparse.mark_duplicates`."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
-_decoder = json.JSONDecoder(parse_constant=_no_constants)
+_decoder = json.JSONDecoder(
+    parse_constant=jsonparse.refuse_constant, object_pairs_hook=jsonparse.refuse_duplicates
+)
+_marking_decoder = json.JSONDecoder(
+    parse_constant=jsonparse.refuse_constant, object_pairs_hook=jsonparse.mark_duplicates
+)
+# For values only skipped over: Python's own dicts, the quickest read there is.
+_skipping_decoder = json.JSONDecoder(parse_constant=jsonparse.refuse_constant)
 
 
 class JsonStream:
@@ -55,8 +78,11 @@ class JsonStream:
     value cut by the buffer's end is decoded again once more text has arrived.
     """
 
-    def __init__(self, fp: TextIO, read_size: int = READ_SIZE) -> None:
+    def __init__(
+        self, fp: TextIO, read_size: int = READ_SIZE, decoder: json.JSONDecoder = _decoder
+    ) -> None:
         self.fp = fp
+        self.decoder = decoder
         self.read_size = read_size
         self.buf = ""
         self.pos = 0
@@ -100,13 +126,18 @@ class JsonStream:
         self.pos += 1
 
     def value(self) -> Any:
+        """The next value; a `Duplicated` if one of its objects has a key twice."""
         if not self.peek():
             raise DocumentError(f"Filen slutter midt i dokumentet ({self.where()})")
+        decoder = self.decoder
         while True:
             try:
-                value, end = _decoder.raw_decode(self.buf, self.pos)
-            except _Constant as exc:
-                raise DocumentError(f"Ugyldig JSON ved {self.where()}: {exc} er ikke JSON") from exc
+                value, end = decoder.raw_decode(self.buf, self.pos)
+            except jsonparse.DuplicateKey:
+                decoder = _marking_decoder  # read it again, to say where
+                continue
+            except jsonparse.NotJson as exc:
+                raise DocumentError(f"Ugyldig JSON ved {self.where()}: {exc}") from exc
             except (json.JSONDecodeError, RecursionError) as exc:
                 if len(self.buf) - self.pos < MAX_VALUE_CHARS and self._more():
                     continue
@@ -116,18 +147,26 @@ class JsonStream:
             if end == len(self.buf) and self._more():
                 continue
             self.pos = end
-            return value
+            return Duplicated(value) if decoder is _marking_decoder else value
 
     def members(self) -> Iterator[str]:
-        """The keys of the top-level object; the caller reads or skips each value."""
+        """The keys of the top-level object; the caller reads or skips each value. A key twice
+        is the end of the document (which of the two would count?)."""
         self.expect("{")
         if self.peek() == "}":
             self.pos += 1
             return
+        seen: set[str] = set()
         while True:
             key = self.value()
             if not isinstance(key, str):
                 raise DocumentError(f"Ugyldig JSON ved {self.where()}: forventet et feltnavn")
+            if key in seen:
+                raise TopLevelDuplicate(
+                    f"Feltet «{echo(key, 40)}» står to ganger i dokumentet; bare én verdi kan "
+                    "gjelde [duplicate_key]"
+                )
+            seen.add(key)
             self.expect(":")
             yield key
             if self.peek() == ",":
@@ -154,18 +193,31 @@ class JsonStream:
 
 
 def read_municipality(path: Path) -> Any:
-    """The document's `municipality`, wherever it stands among the top-level fields."""
+    """The document's `municipality`, wherever it stands among the top-level fields.
+
+    The whole top level is read, so that a second `municipality` after the bases refuses the
+    file before a chunk is stored. A file that breaks off is left to the import to report: the
+    chunks before the break are stored, as always."""
+    municipality = None
     with open(path, encoding="utf-8-sig") as fp:
-        stream = JsonStream(fp)
-        for key in stream.members():
-            if key == "municipality":
-                return stream.value()
-            if key == "invoice_bases":
-                for _basis in stream.items():
-                    pass
-            else:
-                stream.value()
-    return None
+        stream = JsonStream(fp, decoder=_skipping_decoder)
+        try:
+            for key in stream.members():
+                if key == "municipality":
+                    municipality = stream.value()
+                elif key == "invoice_bases":
+                    for _basis in stream.items():
+                        pass
+                else:
+                    stream.value()
+        except TopLevelDuplicate:
+            raise
+        except DocumentError:
+            if municipality is None:
+                raise
+    if isinstance(municipality, Duplicated):
+        return municipality.value
+    return municipality
 
 
 def iter_bases(path: Path) -> Iterator[Any]:
@@ -239,7 +291,16 @@ class Command(BaseCommand):
         try:
             for number, chunk in enumerate(chunks(iter_bases(path), CHUNK_SIZE), start=1):
                 label = f"Del {number} (grunnlag {offset}–{offset + len(chunk) - 1})"
+                duplicates = [
+                    issue
+                    for i, basis in enumerate(chunk)
+                    if isinstance(basis, Duplicated)
+                    for issue in basis_duplicate_issues(basis.value, offset + i)
+                ]
+                chunk = [b.value if isinstance(b, Duplicated) else b for b in chunk]
                 try:
+                    if duplicates:
+                        raise IntakeRejected(duplicates)
                     result = intake_bases(
                         municipality,
                         chunk,
