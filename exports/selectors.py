@@ -30,6 +30,7 @@ from invoices.models import (
 )
 
 from .formats.types import Basis, Customer, Line
+from .models import ExportItem
 
 DEFAULT_CHUNK = 1000
 
@@ -392,3 +393,12 @@ def iter_chunks(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Ite
 def iter_bases(selection: Selection, *, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Basis]:
     for chunk in iter_chunks(selection, chunk_size=chunk_size):
         yield from chunk.bases
+
+
+def search_bases(municipality: Municipality, term: str) -> QuerySet[Any]:
+    """The bases an Agresso file gave this order number (the list's search)."""
+    if not (term.isdigit() and len(term) <= 15):
+        return ExportItem.objects.none().values("basis_id")
+    return ExportItem.objects.filter(export__municipality=municipality, order_id=int(term)).values(
+        "basis_id"
+    )

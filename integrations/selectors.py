@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from invoices.models import BasisStatus, InvoiceBasis, Municipality
 
-from .models import (
-    Transfer,
-)
+from .models import BasisVismaStatus, Transfer
 
 
 def sendable_bases(municipality: Municipality, period: str) -> Any:
@@ -27,4 +25,13 @@ def transfer_counts(transfer: Transfer) -> dict[str, int]:
         .values_list("state")
         .annotate(n=Count("id"))
         .values_list("state", "n")
+    )
+
+
+def search_bases(municipality: Municipality, term: str) -> Any:
+    """The bases Visma knows by this invoice number or KID (the list's search)."""
+    return (
+        BasisVismaStatus.objects.filter(basis__municipality=municipality)
+        .filter(Q(fakturanummer=term) | Q(kid=term))
+        .values("basis_id")
     )

@@ -35,6 +35,9 @@ class Channel:
     # total), and its button's words; the overview links there when the route is this channel's.
     start_url_name: str
     start_label: str | Promise
+    # Dotted path of `search(municipality, term)`: the ids (a values queryset) of the bases the
+    # channel knows by a search term — an invoice number, a KID, an order number. "" for none.
+    search: str = ""
 
 
 @functools.cache

@@ -6,6 +6,7 @@ from . import api, overview_views, views
 invoice_patterns = [
     path("", views.basis_list, name="list"),
     path("summer/", views.basis_list_summary, name="list_summary"),
+    path("sok/", views.basis_search, name="search"),
     path("<int:pk>/", views.basis_detail, name="detail"),
     path("<int:pk>/godkjenn/", views.basis_approve, name="approve"),
     path("<int:pk>/trekk-godkjenning/", views.basis_unapprove, name="unapprove"),

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from core import params
 from core.paging import Paginator
 
+from . import search
 from .access import (
     ADMIN_ROLES,
     BILLING_ROLES,
@@ -79,21 +80,33 @@ def switch_municipality(request: HttpRequest) -> HttpResponse:
 
 
 def _list_selection(request: HttpRequest, access: Access) -> tuple[QuerySet[InvoiceBasis], dict]:
-    """The bases the list's filters select, and the filter values (shared by list and summary)."""
-    period = params.period(request.GET) or (
-        scoped(InvoiceBasis.objects.all(), access)
-        .order_by("-period")
-        .values_list("period", flat=True)
-        .first()
-        or ""
-    )
+    """The bases the list's filters select, and the filter values (shared by list and summary).
+
+    With a search (`sok`, a token for a term kept in the session) the list searches every period
+    unless a period is chosen too; without one it shows a month (the newest by default)."""
+    token = params.text(request.GET, "sok", max_length=32)
+    term = search.recall(request, token) if token else ""
+    period = params.period(request.GET)
+    if not period and not term:
+        period = (
+            scoped(InvoiceBasis.objects.all(), access)
+            .order_by("-period")
+            .values_list("period", flat=True)
+            .first()
+            or ""
+        )
     filters = {
         "period": period,
         "unit": params.code(request.GET, "unit"),
         "status": params.choice(request.GET, "status", BasisStatus.values),
         "service": params.code(request.GET, "service"),
+        "sok": token if term else "",
     }
-    selected = scoped(InvoiceBasis.objects.filter(period=period), access)
+    selected = scoped(InvoiceBasis.objects.all(), access)
+    if period:
+        selected = selected.filter(period=period)
+    if term:
+        selected = selected.filter(search.matching(access.municipality, term))
     if filters["unit"]:
         selected = selected.filter(unit__code=filters["unit"])
     if filters["status"]:
@@ -102,7 +115,26 @@ def _list_selection(request: HttpRequest, access: Access) -> tuple[QuerySet[Invo
         selected = selected.filter(
             pk__in=InvoiceLine.objects.filter(service__code=filters["service"]).values("basis_id")
         )
+    filters["term"] = term
     return selected, filters
+
+
+@login_required
+@require_POST
+@params.answers_bad_parameters
+def basis_search(request: HttpRequest) -> HttpResponse:
+    """The search form posts here, so a fødselsnummer never stands in a URL: the term is kept in
+    the session and the list is shown for its token, with the list's other filters."""
+    require_access(request)
+    term = " ".join(params.text(request.POST, "q", max_length=search.MAX_TERM).split())
+    query = {
+        key: value
+        for key in ("unit", "status", "service", "period")
+        if (value := params.text(request.POST, key, max_length=32))
+    }
+    if term:
+        query["sok"] = search.remember(request, term)
+    return redirect(reverse("invoices:list") + ("?" + urlencode(query) if query else ""))
 
 
 @login_required
@@ -124,7 +156,7 @@ def basis_list(request: HttpRequest) -> HttpResponse:
     rows = InvoiceBasis.objects.filter(pk__in=list(page.object_list)).select_related(
         "unit", "payer"
     )
-    query = {k: v for k, v in filters.items() if v}
+    query = {k: v for k, v in filters.items() if v and k != "term"}
     return render(
         request,
         "invoices/basis_list.html",
@@ -143,6 +175,7 @@ def basis_list(request: HttpRequest) -> HttpResponse:
                 {k: filters[k] for k in ("period", "unit", "service") if filters[k]}
             ),
             "can_bill": access.can(BILLING_ROLES),
+            "searching": bool(filters["term"]),
         },
     )
 
@@ -166,8 +199,9 @@ def basis_list_summary(request: HttpRequest) -> HttpResponse:
         .annotate(count=Count("id"), total=Sum("total_ore"))
         .order_by("unit__code")
     )
-    if filters["service"]:
-        # Bases with a line of the service may have other services' lines too: read them.
+    if filters["service"] or filters["term"]:
+        # A search, or bases with a line of the service (which may have other services' lines
+        # too): read the selected bases' lines.
         by_service = list(
             InvoiceLine.objects.filter(basis__in=selected.values("pk"))
             .order_by()

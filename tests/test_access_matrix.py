@@ -50,6 +50,7 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "overview": (None, VIEW_ALL),
     "invoices:list": (None, VIEW_ALL),
     "invoices:list_summary": (None, VIEW_ALL),
+    "invoices:search": (None, POST_ONLY),
     "invoices:detail": ("basis", OBJ_VIEW_ALL),
     "invoices:approve": ("basis", POST_ONLY),
     "invoices:unapprove": ("basis", POST_ONLY),
