@@ -180,6 +180,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "nb"
+# Dates as 06.12.2026 and 06.12.2026 14:05 in both languages (aidn_billing/formats/).
+FORMAT_MODULE_PATH = ["aidn_billing.formats"]
 LANGUAGES = [("nb", "Norsk bokmål"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Oslo"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from .templatetags.money import kr
+from .templatetags.money import money
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def horizontal(items: Sequence[tuple[str, int]], *, width: int = 560) -> Chart:
             Bar(
                 label=label,
                 value=value,
-                text=f"{kr(value)} kr",
+                text=money(value),
                 x=round(x, 1),
                 y=i * ROW + 4,
                 width=round(max(length, 1 if value else 0), 1),
@@ -117,7 +117,7 @@ def columns(
             Bar(
                 label=label,
                 value=value,
-                text=f"{kr(value)} kr",
+                text=money(value),
                 x=round(i * step + step * 0.15, 1),
                 y=round(top_pad + area - h, 1),
                 width=round(step * 0.7, 1),

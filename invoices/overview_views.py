@@ -19,7 +19,7 @@ from . import channels, charts
 from .access import BILLING_ROLES, require_access, scoped
 from .models import BasisStatus, Unit
 from .overview import Overview, known_periods, latest_period, month_overview
-from .templatetags.money import kr
+from .templatetags.money import money
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,11 @@ def _steps(ov: Overview, *, can_bill: bool, municipality: object) -> list[Step]:
         steps.append(
             Step(
                 text=ngettext(
-                    "%(n)d godkjent grunnlag på %(sum)s kr er klart til overføring.",
-                    "%(n)d godkjente grunnlag på til sammen %(sum)s kr er klare til overføring.",
+                    "%(n)d godkjent grunnlag på %(sum)s er klart til overføring.",
+                    "%(n)d godkjente grunnlag på til sammen %(sum)s er klare til overføring.",
                     approved.bases,
                 )
-                % {"n": approved.bases, "sum": kr(approved.total_ore)},
+                % {"n": approved.bases, "sum": money(approved.total_ore)},
                 url=reverse(channel.start_url_name) + "?" + selection,
                 action=str(channel.start_label),
                 primary=True,

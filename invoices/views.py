@@ -53,7 +53,7 @@ from .services import (
     invoice_basis_delete,
     invoice_basis_unapprove,
 )
-from .templatetags.money import kr
+from .templatetags.money import money
 from .validation import validate_stored
 
 PAGE_SIZE = 50
@@ -304,11 +304,11 @@ def _approval_messages(request: HttpRequest, approved: int, total_ore: int, inva
         messages.success(
             request,
             ngettext(
-                "%(count)d fakturagrunnlag godkjent, til sammen kr %(sum)s.",
-                "%(count)d fakturagrunnlag godkjent, til sammen kr %(sum)s.",
+                "%(count)d fakturagrunnlag godkjent, til sammen %(sum)s.",
+                "%(count)d fakturagrunnlag godkjent, til sammen %(sum)s.",
                 approved,
             )
-            % {"count": approved, "sum": kr(total_ore)},
+            % {"count": approved, "sum": money(total_ore)},
         )
     if invalid:
         messages.error(

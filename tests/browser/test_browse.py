@@ -32,7 +32,7 @@ def test_login_list_and_detail(
     page.wait_for_selector("[data-testid=total-sum]")
     assert page.inner_text("[data-testid=total-count]") == "2"
     # 860,00 + 450,00 kr, shown the Norwegian way.
-    assert page.inner_text("[data-testid=total-sum]").replace("\u00a0", " ") == "1 310,00"
+    assert page.inner_text("[data-testid=total-sum]").replace("\u00a0", " ") == "1 310,00 kr"
     body = page.inner_text("body")
     assert "Áile Čoavdda" in body
     assert "558990*****" in body

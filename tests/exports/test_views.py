@@ -66,7 +66,7 @@ def test_preview_shows_what_will_go(
 
     body = _body(client_for(merkantil_a).get(url))
 
-    assert "2 godkjente grunnlag, 960,00 kr" in body
+    assert "2 godkjente grunnlag, 960,00\xa0kr" in body
     assert "Last ned eksportfil" in body
     assert client_for(admin_a).get(url).status_code == 403
 

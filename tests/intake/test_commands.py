@@ -162,7 +162,7 @@ def test_approve_command(
     with pytest.raises(CommandError, match="finnes ikke"):
         run(*args, "--user", "nobody")
     out, err = run(*args, "--user", "merkantil_a")
-    assert "Godkjent: 1 grunnlag, til sammen kr 860,00" in out
+    assert "Godkjent: 1 grunnlag, til sammen 860,00\xa0kr" in out
     assert f"Ikke godkjent: {bad.source_reference}" in err
     assert "[service_not_billable]" in err
     good.refresh_from_db()

@@ -424,7 +424,7 @@ def test_a_month_through_the_production_installation(installation: Installation)
     listing = f"/fakturagrunnlag/?period={PERIOD}"
     approved_page = merkantil.post_form(listing, "/fakturagrunnlag/godkjenn/", {"period": PERIOD})
     approved = re.search(
-        rf"(\d+) fakturagrunnlag godkjent, til sammen kr {_KR}\.", approved_page.text
+        rf"(\d+) fakturagrunnlag godkjent, til sammen {_KR}\u00a0kr\.", approved_page.text
     )
     assert approved, approved_page.text[:3000]
     assert int(approved[1]) == len(bases)
@@ -452,7 +452,7 @@ def test_a_month_through_the_production_installation(installation: Installation)
     assert _wait_for(export_finished, RUN_TIMEOUT, "the export") == "done"
     detail = superbruker.get(export_path).text
     shown_sha = re.search(r'data-testid="export-sha256">([0-9a-f]{64})<', detail)[1]  # type: ignore[index]
-    shown_total = _ore(re.search(rf'data-testid="export-total">{_KR}<', detail)[1])  # type: ignore[index]
+    shown_total = _ore(re.search(rf'data-testid="export-total">{_KR}\u00a0kr<', detail)[1])  # type: ignore[index]
     download = superbruker.get(f"/eksport/{export_id}/fil/")
     data = download.content
     assert hashlib.sha256(data).hexdigest() == shown_sha
@@ -478,7 +478,7 @@ def test_a_month_through_the_production_installation(installation: Installation)
     confirm = merkantil.get(f"/visma/send/?period={PERIOD}").text
     to_send = re.search(r'data-testid="confirm-count">(\d+)<', confirm)
     assert to_send and int(to_send[1]) == len(bases)
-    to_send_total = re.search(rf'data-testid="confirm-total">{_KR} kr<', confirm)
+    to_send_total = re.search(rf'data-testid="confirm-total">{_KR}\u00a0kr<', confirm)
     assert to_send_total
     sent_page = merkantil.post_form(
         f"/visma/send/?period={PERIOD}", "/visma/send/", {"period": PERIOD}, follow=False

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from invoices.access import BILLING_ROLES, role_of
 from invoices.models import BasisStatus, InvoiceBasis, Municipality
 from invoices.services import invoice_basis_approve
-from invoices.templatetags.money import kr
+from invoices.templatetags.money import money
 
 
 class Command(BaseCommand):
@@ -55,7 +55,7 @@ class Command(BaseCommand):
             for issue in report.errors:
                 self.stderr.write(f"  {issue.as_text()}")
         self.stdout.write(
-            f"Godkjent: {result.approved} grunnlag, til sammen kr {kr(result.total_ore)}"
+            f"Godkjent: {result.approved} grunnlag, til sammen {money(result.total_ore)}"
             + (f" ({result.warnings} med advarsler)" if result.warnings else "")
         )
         if result.invalid:
