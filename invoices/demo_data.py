@@ -438,7 +438,7 @@ def _plan_line_counts(
 
 
 class _Month:
-    def __init__(self, size: str, seed: int, period: str) -> None:
+    def __init__(self, size: str, seed: int, period: str, *, steady: bool = False) -> None:
         if size not in SIZES:
             raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
         self.size = SIZES[size]
@@ -451,6 +451,10 @@ class _Month:
         self.rng = random.Random(f"aidn-demo:{seed}:{period}:{size}")  # noqa: S311
         self.people = _People(seed)
         self.long_texts_done = False
+        # Steady months give each person the same share of the month's lines every month, as a
+        # real municipality's history has; otherwise each month draws it anew (benchmarks).
+        self.seed = seed
+        self.steady = steady
 
     def bases(self) -> Iterator[dict[str, Any]]:
         rng, n = self.rng, self.size.bases
@@ -469,8 +473,13 @@ class _Month:
                 caps.append(1)
                 continue
             client = self.people[len(client_of)]
+            if self.steady:
+                spread = random.Random(f"aidn-demo:{self.seed}:weight:{len(client_of)}")  # noqa: S311
+                weight = spread.lognormvariate(0, 0.8)
+            else:
+                weight = rng.lognormvariate(0, 0.8)
             client_of[i] = client
-            weights.append(client.profile.line_weight * rng.lognormvariate(0, 0.8))
+            weights.append(client.profile.line_weight * weight)
             caps.append(client.profile.max_lines)
         # Zero-amount bases need clients too; they were skipped above to keep the cap at 1.
         for i in sorted(zero_at):
@@ -617,12 +626,15 @@ class _Month:
         }
 
 
-def iter_invoice_bases(size: str, *, seed: int, period: str) -> Iterator[dict[str, Any]]:
+def iter_invoice_bases(
+    size: str, *, seed: int, period: str, steady: bool = False
+) -> Iterator[dict[str, Any]]:
     """The month's invoice bases as intake-format dicts (spec/intake.md), deterministic per seed.
 
     Exactly SIZES[size].bases bases with exactly SIZES[size].lines lines. JSON-serializable.
+    `steady`: each person gets about the same lines every month (the demo's history).
     """
-    return _Month(size, seed, period).bases()
+    return _Month(size, seed, period, steady=steady).bases()
 
 
 def build_document(
@@ -702,6 +714,8 @@ def load_month(
     seed: int,
     period: str,
     actor: Any = None,
+    steady: bool = False,
+    bases: Iterable[dict[str, Any]] | None = None,
 ) -> LoadTotals:
     """Generate the month and store it through the intake, in chunks the intake accepts.
 
@@ -710,7 +724,9 @@ def load_month(
     """
     totals = LoadTotals()
     earlier: set[str] = set()
-    for chunk in chunked(iter_invoice_bases(size, seed=seed, period=period), INTAKE_CHUNK):
+    if bases is None:
+        bases = iter_invoice_bases(size, seed=seed, period=period, steady=steady)
+    for chunk in chunked(bases, INTAKE_CHUNK):
         result = intake_bases(
             municipality,
             chunk,

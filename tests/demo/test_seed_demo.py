@@ -12,14 +12,15 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.test import RequestFactory
 
-from exports.models import ExportProfile
+from exports.models import Export, ExportProfile
 from integrations.models import VismaSettings
-from invoices import demo_data
+from invoices import demo_data, summaries
 from invoices.demo_data import DEMO_USERS, SIZES, build_document, iter_invoice_bases
 from invoices.identifiers import validate_org_number
 from invoices.models import (
     AuditEvent,
     BasisKind,
+    BasisStatus,
     InvoiceBasis,
     InvoiceLine,
     Membership,
@@ -28,15 +29,17 @@ from invoices.models import (
     Role,
     Service,
 )
+from invoices.validation import validate_stored
 
 pytestmark = pytest.mark.django_db
 
 PERIOD = "2026-10"
 
 
-def seed(*args: str) -> str:
+def seed(*args: str, months: int = 1) -> str:
+    """One month unless the test is about the history: the history exports twelve files."""
     out = io.StringIO()
-    call_command("seed_demo", "--period", PERIOD, *args, stdout=out)
+    call_command("seed_demo", "--period", PERIOD, "--months", str(months), *args, stdout=out)
     return out.getvalue()
 
 
@@ -160,3 +163,37 @@ def test_generate_invoice_bases_refuses_a_bad_period(tmp_path: Any) -> None:
         call_command(
             "generate_invoice_bases", "--period", "2026-13", "--output", str(tmp_path / "x.json")
         )
+
+
+def test_the_demo_has_a_year_of_history_and_an_open_month_with_something_to_look_at(
+    settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    output = seed(months=13)
+
+    m = Municipality.objects.get(number="9999")
+    periods = sorted(
+        set(InvoiceBasis.objects.filter(municipality=m).values_list("period", flat=True))
+    )
+    assert len(periods) == 13 and periods[-1] == PERIOD
+    assert "historikk: 12 måneder (2025-10–2026-09)" in output
+    # The past months were approved and exported to a file each, by the demo clerk.
+    exports = Export.objects.filter(municipality=m)
+    assert sorted(exports.values_list("period", flat=True)) == periods[:-1]
+    assert set(exports.values_list("status", flat=True)) == {"done"}
+    assert set(exports.values_list("created_by__username", flat=True)) == {"merkantil"}
+    past = InvoiceBasis.objects.filter(municipality=m, period__lt=PERIOD)
+    assert set(past.values_list("status", flat=True)) == {BasisStatus.EXPORTED}
+    # The current month is open, and the validation stops the three bases of the ended service.
+    current = InvoiceBasis.objects.filter(municipality=m, period=PERIOD)
+    assert set(current.values_list("status", flat=True)) == {BasisStatus.RECEIVED}
+    reports = validate_stored(m, current)
+    blocked = {i.code for r in reports.values() if r.blocking for i in r.errors}
+    assert blocked == {"service_not_valid"}
+    assert sum(1 for r in reports.values() if r.blocking) == 3
+    # What was planted: foot care never billed before, transport to the day centre gone.
+    assert InvoiceLine.objects.filter(basis__in=current, service__code="FOT").count() == 4
+    assert not InvoiceLine.objects.filter(basis__in=current, service__code="TRP").exists()
+    assert InvoiceLine.objects.filter(basis__in=past, service__code="TRP").exists()
+    for period in periods:
+        assert summaries.drift(m.pk, period) == {}

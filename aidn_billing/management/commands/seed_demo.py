@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from aidn_billing.demo import seed_channels
+from aidn_billing.demo import seed_channels, seed_months
 from invoices.demo_data import (
     DEMO_NUMBER,
     DEMO_USERS,
     SIZES,
     ensure_user,
-    load_month,
     parse_period,
     previous_period,
     setup_demo_municipality,
@@ -39,6 +39,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="samme frø gir samme data (1)")
         parser.add_argument(
             "--period", type=parse_period, default=None, help="YYYY-MM (forrige måned)"
+        )
+        parser.add_argument(
+            "--months",
+            type=int,
+            default=13,
+            help="måneder med data, til og med perioden (13: et år med historikk og en åpen måned)",
         )
         parser.add_argument(
             "--if-empty",
@@ -65,7 +71,9 @@ class Command(BaseCommand):
             self.stdout.write("Demo kommune har allerede fakturagrunnlag; ingenting å gjøre.")
             return
 
-        size, seed = options["size"], options["seed"]
+        size, seed, months = options["size"], options["seed"], options["months"]
+        if not 1 <= months <= 36:
+            raise CommandError("--months må være fra 1 til 36.")
         period = options["period"] or previous_period()
         # All or nothing: a failure leaves no half-seeded demo behind for --if-empty to skip.
         with transaction.atomic():
@@ -74,8 +82,13 @@ class Command(BaseCommand):
                 (username, password, role, ensure_user(username, password, municipality, role))
                 for username, password, role in DEMO_USERS
             ]
-            totals = load_month(municipality, size, seed=seed, period=period)
             hooks = seed_channels(municipality)
+            # The history's approvals and exports are the demo merkantil's, as if done by hand.
+            clerk = get_user_model().objects.get(username="merkantil")
+            loaded = seed_months(
+                municipality, size, seed=seed, period=period, months=months, actor=clerk
+            )
+            totals = loaded[period]
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"{municipality}: {period}, størrelse {size}, frø {seed}"))
@@ -101,6 +114,12 @@ class Command(BaseCommand):
             out.write(
                 f"  {row['unit__code']:<9} {row['unit__name']:<28} {row['count']:>6} grunnlag"
                 f" {row['line_total']:>7} linjer {kr(row['total']):>16} kr"
+            )
+        if len(loaded) > 1:
+            history = sorted(loaded)[:-1]
+            out.write(
+                f"  historikk: {len(history)} måneder ({history[0]}–{history[-1]}), "
+                "godkjent og eksportert til Visma-fil"
             )
         for label, result in hooks:
             out.write(f"  {label}: {result if result is not None else 'ok'}")
