@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -125,3 +126,46 @@ def selection_findings(
                 )
             )
     return findings
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Findings that say the same thing (code, field, message) about several bases, shown once."""
+
+    code: str
+    field: str
+    message: str
+    bases: list[tuple[int, str]]  # (basis pk, reference), the first SHOWN_PER_GROUP of them
+    count: int
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.bases)
+
+
+SHOWN_PER_GROUP = 10
+
+
+def grouped(findings: Sequence[Mapping[str, Any]]) -> list[FindingGroup]:
+    """One row per kind of finding, the rarest first: a single real warning is never buried
+    under a hundred alike ones (e.g. letters the file's encoding replaces)."""
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for f in findings:
+        key = (str(f.get("code", "")), str(f.get("field", "")), str(f.get("message", "")))
+        groups.setdefault(key, []).append(f)
+    out = []
+    for (code, field_, message), members in groups.items():
+        with_basis = [m for m in members if m.get("basis_pk")]
+        out.append(
+            FindingGroup(
+                code=code,
+                field=field_,
+                message=message,
+                bases=[
+                    (int(m["basis_pk"]), str(m.get("reference") or m["basis_pk"]))
+                    for m in with_basis[:SHOWN_PER_GROUP]
+                ],
+                count=len(members),
+            )
+        )
+    return sorted(out, key=lambda g: (g.count, g.code, g.field))

@@ -451,6 +451,15 @@ class Export(models.Model):
         return self.status in FINISHED_STATUSES
 
     @property
+    def layout_label(self) -> str:
+        """The variant in words ("Utvidet (U)", "Klassisk (1905 tegn)")."""
+        choices = VismaLayout if self.format == ExportFormat.VISMA else AgressoLayout
+        try:
+            return str(choices(self.layout).label)
+        except ValueError:
+            return self.layout
+
+    @property
     def errors(self) -> list[dict[str, object]]:
         return [f for f in self.findings if f.get("severity") == "error"]
 

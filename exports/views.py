@@ -36,6 +36,7 @@ from invoices.models import BasisStatus, InvoiceBasis, TransferRoute
 from invoices.selection import MonthSelection
 from invoices.services import BasisActionError, accounting_settings_get, accounting_settings_update
 
+from .findings import grouped
 from .forms import PROFILE_SECTIONS, ExportProfileForm, OverrideExportForm, StartExportForm
 from .models import Export, ExportFormat, ExportItem, ExportProfile
 from .services import (
@@ -140,6 +141,8 @@ def _detail_context(access: Access, export: Export) -> dict[str, Any]:
     return {
         "export": export,
         "errors": errors,
+        "error_groups": grouped(errors),
+        "warning_groups": grouped(export.warnings),
         "warnings": export.warnings,
         "hidden_findings": max(0, export.error_count + export.warning_count - len(export.findings)),
         "can_override": access.can(TEST_TRANSFER_ROLES),

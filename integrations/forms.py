@@ -150,7 +150,15 @@ class TestTransferForm(RefusesControlCharacters, forms.Form):
     """Pick 1–20 approved bases for a test transfer."""
 
     bases = forms.TypedMultipleChoiceField(
-        label=_("Grunnlag"), coerce=int, widget=forms.CheckboxSelectMultiple
+        label=_("Grunnlag"),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": _("Velg minst ett grunnlag å teste: kryss av i listen nedenfor."),
+            "invalid_choice": _(
+                "Et valgt grunnlag er ikke lenger godkjent i perioden. Last siden på nytt."
+            ),
+        },
     )
 
     def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:

@@ -4,6 +4,7 @@ municipality's object is a 404); every write goes through integrations.services.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -238,7 +239,7 @@ def test_transfer(request: HttpRequest) -> HttpResponse:
         bases.filter(period=period).select_related("payer").order_by("pk")[:TEST_CANDIDATES]
     )
     choices = [(b.pk, b.source_reference) for b in candidates]
-    form = TestTransferForm(request.POST or None, choices=choices)
+    form = TestTransferForm(request.POST if request.method == "POST" else None, choices=choices)
     if request.method == "POST" and form.is_valid():
         try:
             transfer = services.transfer_start(
@@ -316,6 +317,19 @@ def _progress_context(transfer: Transfer) -> dict[str, object]:
     }
 
 
+def _rows_context(request: HttpRequest, transfer: Transfer) -> dict[str, object]:
+    """The attempts the page shows: one state or all, one page of them."""
+    state = params.choice(request.GET, "state", AttemptState.values)
+    attempts = transfer.attempts.select_related("basis__payer").order_by("id")
+    if state:
+        attempts = attempts.filter(state=state)
+    page = Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(params.page(request.GET))
+    query = {"state": state} if state else {}
+    if page.number > 1:
+        query["page"] = str(page.number)
+    return {"page": page, "state": state, "rows_query": urlencode(query)}
+
+
 @login_required
 @require_GET
 @params.answers_bad_parameters
@@ -324,31 +338,23 @@ def transfer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     transfer = get_for_access(
         Transfer.objects.select_related("created_by", "retry_of"), access, pk=pk
     )
-    state = params.choice(request.GET, "state", AttemptState.values)
-    attempts = transfer.attempts.select_related("basis__payer").order_by("id")
-    if state:
-        attempts = attempts.filter(state=state)
-    page = Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(params.page(request.GET))
     context = _progress_context(transfer)
-    context.update(
-        {
-            "page": page,
-            "state": state,
-            "states": AttemptState.choices,
-            "can_bill": access.can(BILLING_ROLES),
-        }
-    )
+    context.update(_rows_context(request, transfer))
+    context.update({"states": AttemptState.choices, "can_bill": access.can(BILLING_ROLES)})
     return render(request, "integrations/transfer_detail.html", context)
 
 
 @login_required
 @require_GET
+@params.answers_bad_parameters
 def transfer_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The poll: the progress, and the rows out of band, so both agree when the transfer ends."""
     access = require_access(request, VIEW_ROLES)
     transfer = get_for_access(Transfer.objects.all(), access, pk=pk)
     context = _progress_context(transfer)
+    context.update(_rows_context(request, transfer))
     context["can_bill"] = access.can(BILLING_ROLES)
-    return render(request, "integrations/_progress.html", context)
+    return render(request, "integrations/_progress_poll.html", context)
 
 
 @login_required

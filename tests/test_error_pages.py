@@ -247,3 +247,15 @@ def test_csrf_failure_is_explained_in_bokmal() -> None:
     assert "Skjemaet kunne ikke sendes" in html
     assert "CSRF verification failed" not in html
     _assert_product_page(html, signed_in=False)
+
+
+def test_favicon_is_found(client: Client) -> None:
+    """Browsers ask for /favicon.ico on every site, signed in or not: the product's icon, not a
+    404 in the log (and not a redirect to the login page)."""
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
+    found = finders.find("favicon.svg")
+    assert found and open(found).read().startswith("<svg")

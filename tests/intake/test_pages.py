@@ -200,7 +200,9 @@ def test_invalid_basis_shows_its_errors(
     )
     login(client, merkantil_a)
     page = client.get(reverse("invoices:detail", args=[basis.pk])).content.decode()
-    assert "lines[0].service_code" in page and "ikke gyldig i perioden" in page
+    # The field in words (the path stays in the title, for support), and the message.
+    assert "Linje 1: tjeneste" in page and "ikke gyldig i perioden" in page
+    assert ">lines[0].service_code<" not in page
     response = client.post(reverse("invoices:approve", args=[basis.pk]), follow=True)
     assert "ikke gyldig i perioden" in response.content.decode()
     basis.refresh_from_db()

@@ -134,8 +134,16 @@ def test_send_flow_through_the_pages(
     }
     progress = client.get(reverse("integrations:transfer_progress", args=[transfer.pk]))
     assert b'hx-trigger="every 2s"' in progress.content
+    # The rows come along with the poll, each still waiting.
+    assert progress.content.split(b'id="transfer-rows"', 1)[1].count(b"status-pending") == 3
 
     run_transfer(transfer)
+    # The last poll brings the rows out of band: they agree with the summary without a reload.
+    last = client.get(reverse("integrations:transfer_progress", args=[transfer.pk])).content
+    assert b'id="transfer-rows" hx-swap-oob="true"' in last
+    assert b"every 2s" not in last
+    rows = last.split(b'id="transfer-rows"', 1)[1]
+    assert rows.count(b"status-sent") == 3 and b"status-pending" not in rows
     page = client.get(reverse("integrations:transfer_detail", args=[transfer.pk])).content.decode()
     assert "Mottatt av Visma" in page and "MOTTATT" in page
     assert "every 2s" not in page  # no more polling once finished
@@ -163,6 +171,30 @@ def test_test_transfer_page(client, kommune_a, superbruker_a, visma_a, simulator
     assert set(InvoiceBasis.objects.values_list("status", flat=True)) == {BasisStatus.APPROVED}
     history = client.get(reverse("integrations:transfers")).content.decode()
     assert "badge-test" in history
+
+
+def test_test_transfer_with_nothing_chosen_says_what_to_do(
+    client, kommune_a, superbruker_a, visma_a
+):
+    bulk_bases(kommune_a, 2)
+    client.force_login(superbruker_a)
+    response = client.post(reverse("integrations:test_transfer") + "?period=2026-10", {})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Velg minst ett grunnlag å teste" in body
+    assert "Feltet er påkrevet" not in body and "This field is required" not in body
+    assert not Transfer.objects.exists()
+
+
+def test_the_poll_keeps_the_chosen_rows(client, kommune_a, merkantil_a, visma_a, simulator):
+    bulk_bases(kommune_a, 2)
+    transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+    client.force_login(merkantil_a)
+    page = client.get(
+        reverse("integrations:transfer_detail", args=[transfer.pk]) + "?state=pending"
+    ).content.decode()
+    poll = reverse("integrations:transfer_progress", args=[transfer.pk]) + "?state=pending"
+    assert f'hx-get="{poll}"' in page
 
 
 def test_test_transfer_refuses_more_than_20(client, kommune_a, superbruker_a, visma_a):

@@ -339,7 +339,10 @@ def _start(inst: Installation) -> tuple[str, str]:
         "fakturaeksport-migrate.service",
     )
     inst.start(
-        "seed", [*manage, "seed_demo", "--force", "--period", "2026-02"], worker, worker_unit
+        "seed",
+        [*manage, "seed_demo", "--force", "--period", "2026-02", "--months", "1"],
+        worker,
+        worker_unit,
     )
     inst.start("worker", inst.unit_command(worker_unit, worker), worker, worker_unit)
     inst.start(
