@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -223,6 +224,8 @@ def anomaly_settings(request: HttpRequest) -> HttpResponse:
                 )
             except anomalies.AnomalyError as exc:
                 form.add_error(None, exc.message)
+            except ValidationError as exc:  # the model's own limits, should the form's drift
+                form.add_error(None, exc.messages)
             else:
                 messages.success(request, _("Tersklene for avviksvarsler er lagret."))
                 return redirect("anomaly_settings")

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from exports.models import Export
 from integrations.models import Transfer, VismaSettings
-from invoices.models import Anomaly, BasisStatus, InvoiceBasis, Municipality
+from invoices.models import Anomaly, AnomalyRun, BasisStatus, InvoiceBasis, Municipality
 from tests import factories
 
 SECRET = "Hemmelig-Visma-passord-42"
@@ -175,6 +176,7 @@ def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_
     anomaly = Anomaly.objects.create(
         municipality=kommune_a, period="2026-10", kind="zero_amount", subject_key="m", payer=payer
     )
+    AnomalyRun.objects.create(municipality=kommune_a, period="2026-10", computed_at=timezone.now())
     return {
         "basis": basis,
         "anomaly": anomaly,

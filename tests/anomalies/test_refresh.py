@@ -227,6 +227,25 @@ def test_kommune_b_never_enters_kommune_a(kommune_a: Municipality, kommune_b: Mu
     assert {a.municipality_id for a in summary.rows} == {kommune_a.pk}
 
 
+def test_kommune_bs_regular_payer_is_never_missing_in_a(
+    kommune_a: Municipality, kommune_b: Municipality
+) -> None:
+    """A and B have data in the same months; B's regular payer, who has nothing this month, is a
+    warning of B's and never of A's."""
+    filler(kommune_a, [*LAST3, PERIOD])
+    filler(kommune_b, [PERIOD])
+    regular_in_b = factories.party(kommune_b, "55899010042", name="Fast i B")
+    for period in LAST3:
+        bill(kommune_b, period, regular_in_b, kr(700))
+    anomalies.refresh(kommune_a, PERIOD)
+    anomalies.refresh(kommune_b, PERIOD)
+    assert stored(kommune_a, PERIOD, AnomalyKind.PAYER_MISSING) == []
+    assert stored(kommune_b, PERIOD, AnomalyKind.PAYER_MISSING) == [
+        (AnomalyKind.PAYER_MISSING, f"payer:{regular_in_b.pk}")
+    ]
+    assert not Anomaly.objects.filter(municipality=kommune_a, payer__municipality=kommune_b)
+
+
 def test_acknowledge_is_audited_and_needs_a_note(
     kommune_a: Municipality, merkantil_a: Any, superbruker_a: Any, admin_a: Any
 ) -> None:
