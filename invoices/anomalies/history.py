@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db.models import BigIntegerField, Count, Q, Sum
 from django.db.models.functions import Cast
@@ -89,7 +89,7 @@ def load(municipality_id: int, period: str, months: list[str]) -> History:
     # (docs/anomalies.md, "Cost"): most payers are billed every month.
     payers: dict[int, ByMonth] = defaultdict(dict)
     recent, older = wanted[: MEDIAN_MONTHS + 1], wanted[MEDIAN_MONTHS + 1 :]
-    _payer_months(payers, municipality_id, recent)
+    _recent_payer_months(payers, municipality_id, recent)
     last3 = recent[1:]
     sporadic = [
         payer_id
@@ -132,6 +132,29 @@ def load(municipality_id: int, period: str, months: list[str]) -> History:
         .distinct()
     )
     return history
+
+
+def _recent_payer_months(
+    into: dict[int, ByMonth], municipality_id: int, periods: list[str]
+) -> None:
+    """One row per payer with a (count, total) column pair per month: a quarter of the rows
+    (payer, period) would give, grouped in one pass over the bases."""
+    figures: dict[str, Any] = {}
+    for i, p in enumerate(periods):
+        figures[f"n{i}"] = Count("id", filter=Q(period=p))
+        figures[f"t{i}"] = Cast(Sum("total_ore", filter=Q(period=p)), BigIntegerField())
+    rows = (
+        InvoiceBasis.objects.filter(municipality_id=municipality_id, period__in=periods)
+        .order_by()
+        .values("payer_id")
+        .annotate(**figures)
+        .values_list("payer_id", *figures)
+    )
+    for payer_id, *pairs in fetch_rows(rows):
+        by_month = into[payer_id]
+        for i, p in enumerate(periods):
+            if pairs[2 * i]:
+                by_month[p] = (pairs[2 * i], pairs[2 * i + 1] or 0)
 
 
 def _payer_months(

@@ -10,7 +10,7 @@ never on a page view.
 from __future__ import annotations
 
 import datetime
-import logging
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.bulk import insert_rows
 from core.db import among
 from core.queue import enqueue
 
@@ -26,7 +27,6 @@ from . import detect, duplicates, history
 from .detect import Finding, Thresholds
 from .thresholds import thresholds_for
 
-logger = logging.getLogger(__name__)
 
 REFRESH_TASK = "invoices.tasks.refresh_anomalies"
 
@@ -81,6 +81,17 @@ def _last_bases(municipality_id: int, months: list[str], findings: list[Finding]
 # --- storing -------------------------------------------------------------------------------------
 
 _LINKS = ("basis_id", "other_basis_id", "payer_id", "service_id", "unit_id")
+_NEW_COLUMNS = (
+    "municipality_id",
+    "period",
+    "kind",
+    "subject_key",
+    "figures",
+    *_LINKS,
+    "created_at",
+    "updated_at",
+    "acknowledged_note",
+)
 
 
 def refresh(municipality: Municipality, period: str) -> AnomalyRun:
@@ -127,22 +138,32 @@ def _store(municipality_id: int, period: str, findings: list[Finding]) -> None:
     now = timezone.now()
     changed, new = [], []
     for key, finding in wanted.items():
-        links = {name: getattr(finding, name) for name in _LINKS}
+        links = [getattr(finding, name) for name in _LINKS]
         row = stored.get(key)
         if row is None:
             new.append(
-                Anomaly(
-                    municipality_id=municipality_id,
-                    period=period,
-                    kind=finding.kind,
-                    subject_key=finding.subject_key,
-                    figures=finding.figures,
-                    **links,
+                (
+                    municipality_id,
+                    period,
+                    str(finding.kind),
+                    finding.subject_key,
+                    json.dumps(finding.figures, ensure_ascii=False),
+                    *links,
+                    now,
+                    now,
+                    "",
                 )
             )
-        elif row[1] != finding.figures or list(row[2]) != list(links.values()):
-            changed.append(Anomaly(pk=row[0], figures=finding.figures, updated_at=now, **links))
-    Anomaly.objects.bulk_create(new, batch_size=1000)
+        elif row[1] != finding.figures or list(row[2]) != links:
+            changed.append(
+                Anomaly(
+                    pk=row[0],
+                    figures=finding.figures,
+                    updated_at=now,
+                    **dict(zip(_LINKS, links, strict=True)),
+                )
+            )
+    insert_rows(Anomaly, _NEW_COLUMNS, new)
     if changed:
         Anomaly.objects.bulk_update(changed, ["figures", *_LINKS, "updated_at"], batch_size=500)
 
