@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from ..models import Anomaly, AnomalyKind, AnomalyRun, Municipality, Unit
 
@@ -59,7 +59,7 @@ def findings(
         rows = rows.filter(unit=unit)
     return rows.select_related(
         "payer", "service", "unit", "basis", "other_basis", "acknowledged_by"
-    ).order_by("kind", "acknowledged_at", "id")
+    ).order_by("kind", F("acknowledged_at").asc(nulls_first=True), "id")  # open ones first
 
 
 def for_period(municipality: Municipality, period: str, unit: Unit | None = None) -> Summary:

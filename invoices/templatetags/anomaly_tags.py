@@ -16,3 +16,9 @@ def basis_status(value: str) -> str:
         return str(BasisStatus(value).label)
     except ValueError:
         return value
+
+
+@register.filter
+def decimal_comma(value: str) -> str:
+    """A quantity stored as "2.50" shown as people here write it: "2,50"."""
+    return str(value).replace(".", ",")

@@ -218,3 +218,28 @@ def test_english_labels(kommune_a: Municipality, merkantil_a: Any, month: dict[s
     section = _section(client)
     assert "Payer far from their usual amount" in section and "(payer_far_off)" in section
     assert "Invoice basis of NOK 0" in section
+
+
+def test_open_warnings_come_before_acknowledged_ones(
+    kommune_a: Municipality, merkantil_a: Any
+) -> None:
+    who = payer(kommune_a, 0)
+    zeros = [bill(kommune_a, PERIOD, who, 0, status=BasisStatus.RECEIVED) for _ in range(3)]
+    anomalies.refresh(kommune_a, PERIOD)
+    first = Anomaly.objects.get(basis=zeros[0], kind=AnomalyKind.ZERO_AMOUNT)
+    anomalies.anomaly_acknowledge(first, "Fritak", merkantil_a)
+    rows = anomalies.for_period(kommune_a, PERIOD).rows.filter(kind=AnomalyKind.ZERO_AMOUNT)
+    assert [a.basis_id for a in rows] == [zeros[1].pk, zeros[2].pk, zeros[0].pk]
+    section = _section(_client(merkantil_a))
+    zero_part = section[section.index('id="anomaly-zero_amount"') :]
+    assert zero_part.index(zeros[2].source_reference) < zero_part.index(zeros[0].source_reference)
+
+
+def test_a_duplicate_line_is_shown_with_its_quantity_in_norwegian(
+    kommune_a: Municipality, merkantil_a: Any
+) -> None:
+    line = {"quantity": "2.5", "unit_price_ore": kr(100), "description": "Vask 03.10"}
+    factories.basis(kommune_a, payer=payer(kommune_a, 0), lines=[line, line])
+    anomalies.refresh(kommune_a, PERIOD)
+    section = _section(_client(merkantil_a))
+    assert "Antall 2,50, beløp kr 250,00 · Vask 03.10" in section
