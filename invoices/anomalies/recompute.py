@@ -27,7 +27,6 @@ from . import detect, duplicates, history
 from .detect import Finding, Thresholds
 from .thresholds import thresholds_for
 
-
 REFRESH_TASK = "invoices.tasks.refresh_anomalies"
 
 
