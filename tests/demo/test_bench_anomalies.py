@@ -5,6 +5,8 @@ fire."""
 from __future__ import annotations
 
 import pytest
+from django.db.models import F, Sum
+from django.db.models.functions import Mod
 
 from bench import b7_anomalies
 from bench import db as bench_db
@@ -43,6 +45,29 @@ def test_the_history_keeps_the_month_totals_right_and_plants_warnings(
     for month in months:
         assert summaries.drift(municipality.pk, month) == {}
         assert InvoiceBasis.objects.filter(municipality=municipality, period=month).count() > 150
+    # Every copied basis's total is the sum of its lines, the halved ones too.
+    history_bases = InvoiceBasis.objects.filter(municipality=municipality, period__in=months)
+    wrong = history_bases.annotate(lines_sum=Sum("lines__amount_ore")).exclude(
+        total_ore=F("lines_sum")
+    )
+    assert not wrong.exists()
+    # The invoices halved in the history are half (or so) of today's.
+    compared = 0
+    for original in (
+        InvoiceBasis.objects.filter(
+            municipality=municipality, period=period, kind="invoice", total_ore__gt=1000
+        )
+        .annotate(slot=Mod("id", 199))
+        .filter(slot=3)
+    ):
+        for month in months:
+            copy = history_bases.filter(
+                source_reference=f"H{month.replace('-', '')}:{original.source_reference}"
+            ).first()
+            if copy is not None:
+                assert copy.total_ore < original.total_ore
+                compared += 1
+    assert compared
     # Credit notes point at their own month's copy of the invoice, with its payer.
     credits = InvoiceBasis.objects.filter(
         municipality=municipality, period=months[0], kind="credit"
