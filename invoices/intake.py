@@ -29,7 +29,7 @@ from core.actors import Actor
 from core.bulk import insert_rows
 from core.db import among
 
-from . import summaries
+from . import anomalies, summaries
 from .audit import audit
 from .models import (
     LINE_COLUMNS,
@@ -337,7 +337,9 @@ def _intake(
 
     # Invoices first: a credit may point at an invoice that arrives in the same request.
     insert([b for b in new if b.kind == BasisKind.INVOICE])
+    touched: set[str] = set()  # months whose warnings must be computed again
     if changed:
+        touched.update(_periods([pk for _b, pk in changed]))  # the months a correction leaves
         summaries.remove([pk for _b, pk in changed])
         _replace_bases([row(b) for b, _pk in changed])
         InvoiceLine.objects.filter(basis_id__in=[pk for _b, pk in changed]).delete()
@@ -345,6 +347,7 @@ def _intake(
     insert([b for b in new if b.kind == BasisKind.CREDIT])
     insert_rows(InvoiceLine, LINE_COLUMNS, _line_rows(basis_ids, catalogue))
     summaries.add([pk for _b, pk in basis_ids])
+    anomalies.schedule_refresh(municipality.pk, touched | {b.period for b, _pk in basis_ids})
 
     result.created = len(new)
     result.updated = len(changed)
@@ -466,6 +469,10 @@ def _basis_ids(municipality: Municipality, refs: list[str]) -> dict[str, int]:
             municipality=municipality, source_reference__in=refs
         ).values_list("source_reference", "pk")
     )
+
+
+def _periods(ids: list[int]) -> set[str]:
+    return set(InvoiceBasis.objects.filter(among("id", ids)).values_list("period", flat=True))
 
 
 def _replace_bases(rows: list[tuple[Any, ...]]) -> None:

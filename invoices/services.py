@@ -22,7 +22,7 @@ from core.actors import Actor, user_id, user_or_none
 from core.db import among
 from core.text import describe, forbidden_character
 
-from . import state, summaries
+from . import anomalies, state, summaries
 from .access import role_of
 from .audit import audit
 from .models import (
@@ -306,6 +306,7 @@ def invoice_basis_delete(basis: InvoiceBasis, actor: Actor) -> None:
     summaries.remove([locked.pk])
     InvoiceLine.objects.filter(basis=locked).delete()
     locked.delete()
+    anomalies.schedule_refresh(locked.municipality_id, [locked.period])
 
 
 CREDITABLE = frozenset({BasisStatus.EXPORTED, BasisStatus.SENT})
@@ -393,6 +394,7 @@ def invoice_basis_credit(basis: InvoiceBasis, actor: Actor) -> InvoiceBasis:
         for line, source in zip(credit_lines, lines, strict=True)
     )
     summaries.add([credit.pk])
+    anomalies.schedule_refresh(credit.municipality_id, [credit.period])
     audit(
         "invoice_basis.credit",
         actor=actor,

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from . import api, overview_views, views
+from . import anomaly_views, api, overview_views, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
@@ -16,6 +16,14 @@ invoice_patterns = [
     path("trekk-godkjenning/", views.period_unapprove, name="period_unapprove"),
     path("kontroll/", views.validation_report, name="validation_report"),
     path("kontroll/sammendrag/", views.validation_summary, name="validation_summary"),
+    path("kontroll/avvik/", anomaly_views.anomaly_section, name="anomaly_section"),
+    path("avvik/", anomaly_views.anomaly_page, name="anomalies"),
+    path("avvik/beregn/", anomaly_views.anomaly_compute, name="anomaly_compute"),
+    path("avvik/<int:pk>/kvitter/", anomaly_views.anomaly_acknowledge, name="anomaly_acknowledge"),
+    path(
+        "avvik/<int:pk>/angre/", anomaly_views.anomaly_unacknowledge, name="anomaly_unacknowledge"
+    ),
+    path("betaler/<int:pk>/", anomaly_views.payer_history, name="payer"),
 ]
 
 token_patterns = [
@@ -31,6 +39,7 @@ urlpatterns = [
     path("kommune/", views.switch_municipality, name="switch_municipality"),
     path("fakturagrunnlag/", include((invoice_patterns, "invoices"))),
     path("administrasjon/api-nokler/", include((token_patterns, "api_tokens"))),
+    path("administrasjon/avvik/", anomaly_views.anomaly_settings, name="anomaly_settings"),
     path("api/v1/invoice-bases", api.invoice_bases, name="api_invoice_bases"),
     re_path(r"^api/", api.not_found, name="api_not_found"),
 ]

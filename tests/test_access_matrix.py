@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from exports.models import Export
 from integrations.models import Transfer, VismaSettings
-from invoices.models import BasisStatus, InvoiceBasis, Municipality
+from invoices.models import Anomaly, AnomalyRun, BasisStatus, InvoiceBasis, Municipality
 from tests import factories
 
 SECRET = "Hemmelig-Visma-passord-42"
@@ -93,10 +94,17 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "integrations:basis_extra": ("basis", OBJ_VIEW_ALL),
     "accounts:locked": (None, ADMIN),
     "accounts:unlock": ("member", POST_ONLY),
+    "invoices:anomaly_section": (None, VIEW_ALL),
+    "invoices:anomalies": (None, VIEW_ALL),
+    "invoices:anomaly_compute": (None, POST_ONLY),
+    "invoices:anomaly_acknowledge": ("anomaly", POST_ONLY),
+    "invoices:anomaly_unacknowledge": ("anomaly", POST_ONLY),
+    "invoices:payer": ("payer", OBJ_VIEW_ALL),
+    "anomaly_settings": (None, ADMIN),
 }
 
 # POSTs that change things: only the named personas may; kommune B gets 404 for A's objects.
-POST_RULES: dict[str, tuple[str, dict[str, int]]] = {
+POST_RULES: dict[str, tuple[str | None, dict[str, int]]] = {
     "invoices:approve": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
     "invoices:unapprove": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
     "invoices:delete": ("basis", {A: 403, B: 404, AB: 403, LB: 403}),
@@ -105,6 +113,11 @@ POST_RULES: dict[str, tuple[str, dict[str, int]]] = {
     "integrations:transfer_retry": ("transfer", {A: 403, B: 404, AB: 403, LB: 403}),
     # Kommune A's user: an administrator of B may not unlock it.
     "accounts:unlock": ("member", {M: 403, S: 403, B: 403, AB: 404, LB: 403}),
+    "invoices:anomaly_acknowledge": ("anomaly", {A: 403, B: 404, AB: 403, LB: 403}),
+    "invoices:anomaly_unacknowledge": ("anomaly", {A: 403, B: 404, AB: 403, LB: 403}),
+    "invoices:anomaly_compute": (None, {A: 403, AB: 403, LB: 403}),
+    # A form without its fields: refused by the role, or re-shown with errors (nothing stored).
+    "anomaly_settings": (None, {A: 200, M: 403, S: 403, B: 403, AB: 200, LB: 403}),
 }
 
 # The users of two municipalities: which column's answers apply while each municipality is active.
@@ -168,8 +181,14 @@ def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_
     transfer = Transfer.objects.create(
         municipality=kommune_a, created_by=personas[M], period="2026-10"
     )
+    anomaly = Anomaly.objects.create(
+        municipality=kommune_a, period="2026-10", kind="zero_amount", subject_key="m", payer=payer
+    )
+    AnomalyRun.objects.create(municipality=kommune_a, period="2026-10", computed_at=timezone.now())
     return {
         "basis": basis,
+        "anomaly": anomaly,
+        "payer": payer,
         "export": Export.objects.get(pk=export.pk),
         "token": token,
         "transfer": transfer,
@@ -222,6 +241,7 @@ def test_post_rules(world: dict) -> None:
                 failures.append(f"POST {name} as {persona}: {response.status_code} != {status}")
     assert not failures, "\n".join(failures)
     # Nothing of kommune A changed by the refused requests.
+    assert not Anomaly.objects.get(pk=world["anomaly"].pk).acknowledged
     basis = InvoiceBasis.objects.get(pk=world["basis"].pk)
     assert basis.status == BasisStatus.APPROVED
     assert not InvoiceBasis.objects.filter(credits=basis).exists()
@@ -273,6 +293,7 @@ def test_post_rules_follow_the_active_municipality(
     assert not failures, "\n".join(failures)
     assert InvoiceBasis.objects.get(pk=world["basis"].pk).status == BasisStatus.APPROVED
     assert not InvoiceBasis.objects.filter(credits=world["basis"]).exists()
+    assert not Anomaly.objects.get(pk=world["anomaly"].pk).acknowledged
 
 
 @pytest.mark.django_db
@@ -285,6 +306,7 @@ def test_lists_never_show_other_tenants_data(world: dict) -> None:
         "invoices:list_summary",
         "exports:history",
         "integrations:transfers",
+        "invoices:anomalies",
     ):
         body = client.get(reverse(name) + "?period=2026-10").content.decode()
         assert basis.source_reference not in body, name

@@ -3,9 +3,11 @@
 Money is integer øre everywhere (BigIntegerField); quantities are Decimal with two places.
 
 One module per part: `tenancy` (the municipality and what it defines), `bases` (parties, bases,
-lines), `records` (API keys, audit trail), `month` (the month's totals kept up to date).
+lines), `records` (API keys, audit trail), `month` (the month's totals kept up to date),
+`anomalies` (the month's anomaly warnings and their thresholds).
 """
 
+from .anomalies import Anomaly, AnomalyKind, AnomalyRun, AnomalySettings
 from .bases import (
     LINE_COLUMNS,
     LOCKED_STATUSES,
@@ -37,6 +39,10 @@ __all__ = [
     "LINE_COLUMNS",
     "LOCKED_STATUSES",
     "AccountingSettings",
+    "Anomaly",
+    "AnomalyKind",
+    "AnomalyRun",
+    "AnomalySettings",
     "ApiToken",
     "AuditEvent",
     "BasisKind",
