@@ -9,6 +9,7 @@ CHANNEL = Channel(
     name="exports",
     routes=frozenset({TransferRoute.VISMA_FILE, TransferRoute.AGRESSO_FILE}),
     nav_template="exports/_nav.html",
+    admin_nav_template="exports/_admin_nav.html",
     period_actions_template="exports/_period_actions.html",
     basis_extra_template="exports/_basis_extra.html",
     start_url_name="exports:start",

@@ -9,6 +9,7 @@ CHANNEL = Channel(
     name="integrations",
     routes=frozenset({TransferRoute.VISMA_API}),
     nav_template="integrations/_nav.html",
+    admin_nav_template="integrations/_admin_nav.html",
     period_actions_template="integrations/_period_actions.html",
     basis_extra_template="integrations/_basis_extra.html",
     start_url_name="integrations:send",

@@ -38,6 +38,8 @@ class Channel:
     # Dotted path of `search(municipality, term)`: the ids (a values queryset) of the bases the
     # channel knows by a search term — an invoice number, a KID, an order number. "" for none.
     search: str = ""
+    # The administrator's links (the channel's settings), in the header's Administrasjon menu.
+    admin_nav_template: str = ""
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from core import params
 
-from . import channels, charts
+from . import anomalies, channels, charts
 from .access import BILLING_ROLES, require_access, scoped
 from .models import BasisStatus, Unit
 from .overview import Overview, known_periods, latest_period, month_overview
@@ -36,7 +36,9 @@ def _query(**values: str) -> str:
     return urlencode({k: v for k, v in values.items() if v})
 
 
-def _steps(ov: Overview, *, can_bill: bool, municipality: object) -> list[Step]:
+def _steps(
+    ov: Overview, *, can_bill: bool, municipality: object, warnings: anomalies.Summary
+) -> list[Step]:
     """What the clerk would do next with this month, in the order of a basis's life."""
     if not can_bill or ov.empty:
         return []
@@ -57,6 +59,19 @@ def _steps(ov: Overview, *, can_bill: bool, municipality: object) -> list[Step]:
                 action=_("Kontrollrapport"),
                 primary=not ov.count(BasisStatus.APPROVED),
                 detail_url=reverse("invoices:validation_summary") + "?" + selection,
+            )
+        )
+    if warnings.open:
+        steps.append(
+            Step(
+                text=ngettext(
+                    "%(n)d avviksvarsel er ikke kvittert ut: se på det før måneden går.",
+                    "%(n)d avviksvarsler er ikke kvittert ut: se på dem før måneden går.",
+                    warnings.open,
+                )
+                % {"n": warnings.open},
+                url=reverse("invoices:anomalies") + "?" + selection,
+                action=_("Avviksvarsler"),
             )
         )
     approved = next((f for s, f in ov.by_status if s == BasisStatus.APPROVED), None)
@@ -121,6 +136,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     }
     if period:
         ov = month_overview(municipality, period, unit)
+        warnings = anomalies.for_period(municipality, period, unit)
         services = [r for r in ov.services if r.now.bases or r.now.total_ore]
         units = [r for r in ov.units if r.now.bases or r.now.total_ore]
         context.update(
@@ -130,7 +146,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             trend_chart=charts.columns(
                 [(p, f.total_ore, str(f.bases)) for p, f in ov.trend], current=ov.period
             ),
-            steps=_steps(ov, can_bill=access.can(BILLING_ROLES), municipality=municipality),
+            warnings=warnings,
+            steps=_steps(
+                ov,
+                can_bill=access.can(BILLING_ROLES),
+                municipality=municipality,
+                warnings=warnings,
+            ),
             list_query=_query(**_sel(ov)),
         )
     return render(request, "invoices/overview/page.html", context)

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from invoices.models import BasisStatus, Municipality, TransferRoute
 from tests import factories
@@ -137,3 +138,38 @@ def test_bars_scale_to_the_largest_and_negatives_draw_left_of_zero() -> None:
     assert trend.bars[0].height == pytest.approx(2 * trend.bars[1].height, abs=0.2)
     assert [bar.highlight for bar in trend.bars] == [False, True]
     assert [bar.short for bar in trend.bars] == ["jan 26", "feb"]
+
+
+def test_the_months_warnings_stand_on_the_overview(
+    client: Client, merkantil_a: Any, kommune_a: Municipality, month: dict[str, Any]
+) -> None:
+    """Stored warnings are counted per kind, linked to their page, and an unacknowledged one is a
+    next step; the page reads what is stored and never computes."""
+    from invoices import anomalies
+    from invoices.models import Anomaly, AnomalyRun
+
+    body = page(client, merkantil_a, period=OCT)
+    panel = body[body.index('data-testid="overview-anomalies"') :]
+    assert "Ikke beregnet for måneden ennå." in panel
+    assert not AnomalyRun.objects.exists()  # the page did not compute
+
+    anomalies.refresh(kommune_a, OCT)
+    stored = Anomaly.objects.filter(municipality=kommune_a, period=OCT)
+    assert stored.exists()
+    body = page(client, merkantil_a, period=OCT)
+    panel = body[body.index('data-testid="overview-anomalies"') : body.index('id="svc-title"')]
+    for kind, label in {(a.kind, str(a.get_kind_display())) for a in stored}:
+        count = stored.filter(kind=kind).count()
+        assert f'title="{kind}">{label}</a>: <strong>{count}</strong>' in panel
+    steps = body[body.index('data-testid="next-steps"') : body.index('data-testid="status-tiles"')]
+    n = stored.count()
+    assert f"{n} avviksvars" in steps and "/fakturagrunnlag/avvik/?period=2026-10" in steps
+
+    # Acknowledged, they stay counted but are no longer a step.
+    stored.update(
+        acknowledged_at=timezone.now(), acknowledged_by=merkantil_a, acknowledged_note="sjekket"
+    )
+    body = page(client, merkantil_a, period=OCT)
+    steps = body[body.index('data-testid="next-steps"') : body.index('data-testid="status-tiles"')]
+    assert "avviksvars" not in steps
+    assert f"({stored.filter(kind=stored[0].kind).count()} kvittert)" in body

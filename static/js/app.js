@@ -27,3 +27,21 @@ document.addEventListener("click", function (event) {
     field.select();
   }
 });
+
+// <details class="navmenu">: the header's menu closes when one clicks elsewhere or presses Escape.
+function closeMenus(except) {
+  document.querySelectorAll("details.navmenu[open]").forEach(function (menu) {
+    if (menu !== except) {
+      menu.removeAttribute("open");
+    }
+  });
+}
+document.addEventListener("click", function (event) {
+  const target = event.target;
+  closeMenus(target instanceof Element ? target.closest("details.navmenu") : null);
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key === "Escape") {
+    closeMenus(null);
+  }
+});

@@ -57,6 +57,8 @@ def test_switching_municipality_in_the_header_takes_the_admin_pages_away(
     page.goto("/")
     page.wait_for_load_state()
     assert page.locator(settings_link).count() == 1
+    assert not page.is_visible(settings_link)  # inside the closed Administrasjon menu
+    page.click("summary:has-text('Administrasjon')")
     page.click(settings_link)
     assert page.url.endswith("/visma/innstillinger/")
     assert "Demo kommune" in page.inner_text("header select[name=municipality] option:checked")

@@ -22,6 +22,7 @@ def test_locked_out_then_unlocked_by_the_administrator(
 
     page.context.clear_cookies()
     login("admin_a")
+    page.click("summary:has-text('Administrasjon')")  # the administrator's pages, in one menu
     page.click("text=Sperrede brukere")
     row = page.locator("[data-testid=locked-users] tr", has_text="merkantil_a")
     with page.expect_navigation():
