@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import api, overview_views, views
+from . import api, download_views, overview_views, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
@@ -15,6 +15,19 @@ invoice_patterns = [
     path("trekk-godkjenning/", views.period_unapprove, name="period_unapprove"),
     path("kontroll/", views.validation_report, name="validation_report"),
     path("kontroll/sammendrag/", views.validation_summary, name="validation_summary"),
+    path("last-ned/grunnlag.csv", download_views.month_bases_csv, name="month_bases_csv"),
+    path("last-ned/linjer.csv", download_views.month_lines_csv, name="month_lines_csv"),
+    path("last-ned/maaned.xlsx", download_views.month_xlsx, name="month_xlsx"),
+    path(
+        "kontroll/last-ned.csv",
+        download_views.validation_report_csv,
+        name="validation_report_csv",
+    ),
+    path(
+        "kontroll/last-ned.xlsx",
+        download_views.validation_report_xlsx,
+        name="validation_report_xlsx",
+    ),
 ]
 
 token_patterns = [
