@@ -72,6 +72,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
         {A: 405, M: 405, S: 405, B: 405, AB: 405, LB: 405, ANON: 405},
     ),
     "exports:history": (None, BILLING),
+    "exports:history_csv": (None, BILLING),
+    "exports:history_xlsx": (None, BILLING),
     "exports:start": (None, BILLING),
     "exports:preview": (None, BILLING),
     "exports:override": (None, SUPER),
@@ -89,6 +91,10 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "integrations:period_actions": (None, VIEW_ALL),
     "integrations:test_transfer": (None, SUPER),
     "integrations:transfers": (None, VIEW_ALL),
+    "integrations:transfers_csv": (None, VIEW_ALL),
+    "integrations:transfers_xlsx": (None, VIEW_ALL),
+    "integrations:attempts_csv": ("transfer", OBJ_VIEW_ALL),
+    "integrations:attempts_xlsx": ("transfer", OBJ_VIEW_ALL),
     "integrations:transfer_detail": ("transfer", OBJ_VIEW_ALL),
     "integrations:transfer_progress": ("transfer", OBJ_VIEW_ALL),
     "integrations:transfer_retry": ("transfer", POST_ONLY),
@@ -186,6 +192,8 @@ FULL_ID_SHOWN = {
     "exports:download",
     "invoices:month_bases_csv",
     "invoices:month_xlsx",
+    "integrations:attempts_csv",
+    "integrations:attempts_xlsx",
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
