@@ -1,11 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import downloads, views
 
 app_name = "exports"
 
 urlpatterns = [
     path("", views.history, name="history"),
+    path("last-ned.csv", downloads.history_csv, name="history_csv"),
+    path("last-ned.xlsx", downloads.history_xlsx, name="history_xlsx"),
     path("ny/", views.export_start, name="start"),
     path("utvalg/", views.period_preview, name="preview"),
     path("overstyr/", views.override, name="override"),

@@ -24,6 +24,9 @@ VIEW_ROLES = frozenset(Role)
 BILLING_ROLES = frozenset({Role.MERKANTIL, Role.SUPERBRUKER})
 TEST_TRANSFER_ROLES = frozenset({Role.SUPERBRUKER})
 ADMIN_ROLES = frozenset({Role.SYSTEMADMINISTRATOR})
+# Who may see a person's full national id: on the basis page and in downloads. Everyone else
+# sees the mask (`158990*****`).
+FULL_ID_ROLES = frozenset({Role.MERKANTIL, Role.SUPERBRUKER})
 
 M = TypeVar("M", bound=models.Model)
 
@@ -37,6 +40,10 @@ class Access:
 
     def can(self, roles: Iterable[Role]) -> bool:
         return self.role in set(roles)
+
+    @property
+    def sees_full_national_ids(self) -> bool:
+        return self.role in FULL_ID_ROLES
 
 
 def memberships_for_user(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Membership]:

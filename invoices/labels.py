@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 ISSUE_LABELS: dict[str, str | Promise] = {
@@ -87,8 +88,9 @@ _INDEXED = re.compile(r"([a-z_]+)\[([0-9]+)\]")
 
 
 def issue_label(code: str) -> str:
+    """The finding's name; a code without one (a new rule) is named as a finding, not hidden."""
     label = ISSUE_LABELS.get(code)
-    return str(label) if label is not None else code
+    return str(label) if label is not None else gettext("Annet funn")
 
 
 def field_label(path: str) -> str:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from . import anomaly_views, api, overview_views, views
+from . import anomaly_views, api, download_views, overview_views, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
@@ -24,6 +24,19 @@ invoice_patterns = [
         "avvik/<int:pk>/angre/", anomaly_views.anomaly_unacknowledge, name="anomaly_unacknowledge"
     ),
     path("betaler/<int:pk>/", anomaly_views.payer_history, name="payer"),
+    path("last-ned/grunnlag.csv", download_views.month_bases_csv, name="month_bases_csv"),
+    path("last-ned/linjer.csv", download_views.month_lines_csv, name="month_lines_csv"),
+    path("last-ned/maaned.xlsx", download_views.month_xlsx, name="month_xlsx"),
+    path(
+        "kontroll/last-ned.csv",
+        download_views.validation_report_csv,
+        name="validation_report_csv",
+    ),
+    path(
+        "kontroll/last-ned.xlsx",
+        download_views.validation_report_xlsx,
+        name="validation_report_xlsx",
+    ),
 ]
 
 token_patterns = [

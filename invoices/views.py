@@ -261,7 +261,7 @@ def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "basis": basis,
             "lines": basis.lines.select_related("service").all(),
             "credit_notes": basis.credit_notes.all(),
-            "show_full_id": access.role in (Role.MERKANTIL, Role.SUPERBRUKER),
+            "show_full_id": access.sees_full_national_ids,
             "can_bill": can_bill,
             "can_credit": basis.kind == "invoice" and basis.status in CREDITABLE,
             "report": report,

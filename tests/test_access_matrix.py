@@ -61,6 +61,12 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "invoices:period_unapprove": (None, POST_ONLY),
     "invoices:validation_report": (None, BILLING),
     "invoices:validation_summary": (None, BILLING),
+    # Downloads answer like their pages: kommune B gets a file of its own (empty) month.
+    "invoices:month_bases_csv": (None, VIEW_ALL),
+    "invoices:month_lines_csv": (None, VIEW_ALL),
+    "invoices:month_xlsx": (None, VIEW_ALL),
+    "invoices:validation_report_csv": (None, BILLING),
+    "invoices:validation_report_xlsx": (None, BILLING),
     "api_tokens:list": (None, ADMIN),
     "api_tokens:revoke": ("token", POST_ONLY),
     "api_invoice_bases": (
@@ -70,6 +76,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     # Any other address under /api/: the API's own JSON 404.
     "api_not_found": (None, {A: 404, M: 404, S: 404, B: 404, AB: 404, LB: 404, ANON: 404}),
     "exports:history": (None, BILLING),
+    "exports:history_csv": (None, BILLING),
+    "exports:history_xlsx": (None, BILLING),
     "exports:start": (None, BILLING),
     "exports:preview": (None, BILLING),
     "exports:override": (None, SUPER),
@@ -87,6 +95,10 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "integrations:period_actions": (None, VIEW_ALL),
     "integrations:test_transfer": (None, SUPER),
     "integrations:transfers": (None, VIEW_ALL),
+    "integrations:transfers_csv": (None, VIEW_ALL),
+    "integrations:transfers_xlsx": (None, VIEW_ALL),
+    "integrations:attempts_csv": ("transfer", OBJ_VIEW_ALL),
+    "integrations:attempts_xlsx": ("transfer", OBJ_VIEW_ALL),
     "integrations:transfer_detail": ("transfer", OBJ_VIEW_ALL),
     "integrations:transfer_progress": ("transfer", OBJ_VIEW_ALL),
     "integrations:transfer_retry": ("transfer", POST_ONLY),
@@ -195,6 +207,33 @@ def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_
         "member": personas[M],
         "personas": personas,
     }
+
+
+FULL_ID_SHOWN = {
+    "invoices:detail",
+    "exports:download",
+    "invoices:month_bases_csv",
+    "invoices:month_xlsx",
+    "integrations:attempts_csv",
+    "integrations:attempts_xlsx",
+}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_text(content: bytes) -> str:
+    """Every cell of a workbook as text: the file is zipped, so its bytes would hide an id."""
+    import io
+
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+    return "\n".join(
+        str(value)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    )
 
 
 def _client(user: Any) -> Client:
@@ -323,14 +362,17 @@ def test_no_page_shows_the_password_or_a_full_national_id(world: dict) -> None:
         url = _url(name, obj_key, world) + "?period=2026-10"
         for persona in PERSONAS:
             response = _client(world["personas"][persona]).get(url)
-            if getattr(response, "streaming", False):
+            if response.get("Content-Type") == XLSX:
+                body = _xlsx_text(b"".join(response.streaming_content))  # type: ignore[attr-defined]
+            elif getattr(response, "streaming", False):
                 body = b"".join(response.streaming_content).decode("latin-1")  # type: ignore[attr-defined]
             else:
                 body = response.content.decode("utf-8", "replace")
             assert SECRET not in body, f"{name} as {persona}"
             if full_id in body:
-                # Export files carry the customer number by design; pages never do, except detail.
-                allowed = name in {"invoices:detail", "exports:download"} and persona in (M, S)
+                # Export files carry the customer number by design; pages never do, except detail;
+                # the month's downloads show it to the roles that see it on the detail page.
+                allowed = name in FULL_ID_SHOWN and persona in (M, S)
                 assert allowed, f"full national id shown on {name} as {persona}"
 
 
