@@ -28,8 +28,9 @@ def test_the_list_downloads_its_selection(
     login("merkantil_a")
     page.goto("/fakturagrunnlag/?period=2026-10&unit=HJT-SOR")
     page.wait_for_selector("[data-testid=total-sum]")
-    shown = page.inner_text("[data-testid=total-sum]").replace("\u00a0", "")
-    assert shown == "1310,00kr"
+    shown = page.inner_text("[data-testid=total-sum]").replace("\u00a0", " ")
+    assert shown == "1 310,00 kr"
+    number = shown.removesuffix(" kr").replace(" ", "")  # the file's way: no grouping, no unit
 
     with page.expect_download() as info:
         page.click("text=Last ned (Excel)")
@@ -48,4 +49,4 @@ def test_the_list_downloads_its_selection(
     raw = Path(download.path()).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline=""), delimiter=";"))
-    assert rows[-1][13] == shown
+    assert rows[-1][13] == number == "1310,00"
