@@ -448,11 +448,15 @@ class _Month:
         n_days = (self.last - self.first).days + 1
         self.days = [self.first + datetime.timedelta(days=k) for k in range(n_days)]
         self.labels = [f"{d.day:02d}.{d.month:02d}" for d in self.days]
-        self.rng = random.Random(f"aidn-demo:{seed}:{period}:{size}")  # noqa: S311
+        # Steady months (the demo's history) draw the same people, lines and quantities every
+        # month, as a real municipality's months resemble each other; only the days (and, for one
+        # line in seven, a quantity a step up or down) are the month's own. Otherwise each month
+        # is drawn anew (benchmarks), with the days from the same draw.
+        month_rng = random.Random(f"aidn-demo:{seed}:{period}:{size}")  # noqa: S311
+        self.rng = random.Random(f"aidn-demo:{seed}:steady:{size}") if steady else month_rng  # noqa: S311
+        self.days_rng = month_rng
         self.people = _People(seed)
         self.long_texts_done = False
-        # Steady months give each person the same share of the month's lines every month, as a
-        # real municipality's history has; otherwise each month draws it anew (benchmarks).
         self.seed = seed
         self.steady = steady
 
@@ -525,9 +529,20 @@ class _Month:
         }
 
     def _span(self) -> tuple[int, int]:
-        """A few days within the month, as indexes into self.days."""
-        start = self.rng.randrange(len(self.days))
-        return start, min(len(self.days) - 1, start + self.rng.randrange(7))
+        """A few days within the month, as indexes into self.days. In a steady month the length
+        is the person's usual one (a short-term stay of the same nights) and only the days move."""
+        if not self.steady:
+            start = self.rng.randrange(len(self.days))
+            return start, min(len(self.days) - 1, start + self.rng.randrange(7))
+        length = self.rng.randrange(7)
+        start = self.days_rng.randrange(len(self.days) - length)
+        return start, start + length
+
+    def _month_step(self, quantity: Decimal, step: Decimal, least: Decimal) -> Decimal:
+        """In a steady month, one quantity in seven a step up or down from the person's usual."""
+        if not self.steady or self.days_rng.random() >= 1 / 7:
+            return quantity
+        return max(least, quantity + self.days_rng.choice((-step, step)))
 
     def _line(
         self, service: DemoService, profile: Profile, *, first: bool, free: bool
@@ -551,13 +566,14 @@ class _Month:
             quantity = Decimal(nights)
             description = f"Korttidsopphold {self.labels[a]}–{self.labels[b]}"
         elif service.whole_units:
-            quantity = Decimal(rng.randint(1, 7))
+            quantity = self._month_step(Decimal(rng.randint(1, 7)), Decimal(1), Decimal(1))
             description = f"{service.name} uke {start.isocalendar().week}"
         elif service.code == "VASK":
             quantity = Decimal(rng.randint(50, 900)) / 100  # kg with two decimals: ties happen
             description = f"Vask av tøy {self.labels[a]}"
         else:
             quantity = Decimal(rng.randint(1, 24)) / 4  # quarter hours
+            quantity = self._month_step(quantity, Decimal("0.25"), Decimal("0.25"))
             description = f"Praktisk bistand {self.labels[a]}–{self.labels[b]}"
             if rng.random() < 0.3:
                 price = rng.choice((19_900, 21_500, 23_350))  # income-dependent rate

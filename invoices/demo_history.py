@@ -8,9 +8,9 @@ What is planted, each on bases chosen by position so the same seed always plants
 - two payers are billed three times their usual quantities (*payer far off*);
 - three people are billed for the first time (*new payer*);
 - one basis arrives twice under two source references (*possible duplicate*);
-- the safety alarm's price goes up 60 % (*service moved*), transport to the day centre is billed
-  as day-centre days instead (*service vanished*), and foot care is billed for the first time
-  (*service appeared*);
+- the safety alarm's price goes up 75 % (*service moved*, and its unit), transport to the day
+  centre is coded as day-centre days at the transport's price (*service vanished*), and foot care
+  is billed for the first time (*service appeared*);
 - three bases carry a service that ends before the month once they are stored (validation errors
   in the Kontrollrapport);
 - the generator's own zero-amount bases give *zero amount*.
@@ -98,19 +98,6 @@ def planted_month(size: str, *, seed: int, period: str) -> list[dict[str, Any]]:
         bases[i]["lines"].append(_line(period, FOOT_CARE, 1, "Fotpleie"))
     for i in home_care[10:13]:  # validation errors once the service has ended
         bases[i]["lines"].append(_line(period, ENDING, 1, "Utgått tilbud"))
-    for basis in bases:
-        for line in basis["lines"]:
-            if line["service_code"] == "TA" and line["unit_price_ore"] == 30_000:
-                line["unit_price_ore"] = 48_000  # service moved
-                _set_quantity(line, Decimal(line["quantity"]))
-            elif line["service_code"] == "TRP":  # service vanished
-                line["service_code"] = "DAG"
-                line["description"] = line["description"].replace(
-                    "Transport dagsenter", "Dagsenter"
-                )
-                line["unit_price_ore"] = 12_500
-                _set_quantity(line, Decimal(line["quantity"]))
-
     missing = {plain[0], plain[1]}  # regular payers missing
     kept = [b for i, b in enumerate(bases) if i not in missing]
     # New payers: people the months before never met (the month used fewer than `len(bases)`).
@@ -118,4 +105,14 @@ def planted_month(size: str, *, seed: int, period: str) -> list[dict[str, Any]]:
         client = month.people[len(bases) + k]
         kept.append(month._invoice(len(bases) + k, client, 2, zero=False))
     kept.append(duplicate)
+    for basis in kept:  # the new payers' too: no transport line may be left
+        for line in basis["lines"]:
+            if line["service_code"] == "TA" and line["unit_price_ore"] == 30_000:
+                line["unit_price_ore"] = 52_500  # service moved
+                _set_quantity(line, Decimal(line["quantity"]))
+            elif line["service_code"] == "TRP":  # service vanished
+                line["service_code"] = "DAG"
+                line["description"] = line["description"].replace(
+                    "Transport dagsenter", "Dagsenter"
+                )
     return kept

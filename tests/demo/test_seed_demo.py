@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from invoices import demo_data, summaries
 from invoices.demo_data import DEMO_USERS, SIZES, build_document, iter_invoice_bases
 from invoices.identifiers import validate_org_number
 from invoices.models import (
+    Anomaly,
+    AnomalyKind,
     AuditEvent,
     BasisKind,
     BasisStatus,
@@ -197,3 +200,13 @@ def test_the_demo_has_a_year_of_history_and_an_open_month_with_something_to_look
     assert InvoiceLine.objects.filter(basis__in=past, service__code="TRP").exists()
     for period in periods:
         assert summaries.drift(m.pk, period) == {}
+    # Every kind of warning is there on the first login, computed by the seeding, and each as
+    # planted: not the noise of a history that varies too much.
+    found = Counter(
+        Anomaly.objects.filter(municipality=m, period=PERIOD).values_list("kind", flat=True)
+    )
+    assert set(found) == set(AnomalyKind.values), set(AnomalyKind.values) - set(found)
+    assert found[AnomalyKind.PAYER_FAR_OFF] == 3  # two planted, and the basis sent twice
+    assert found[AnomalyKind.PAYER_MISSING] == 2 and found[AnomalyKind.PAYER_NEW] == 3
+    assert found[AnomalyKind.SERVICE_VANISHED] == 1
+    assert "avviksvarsler 2026-10:" in output

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 
 from aidn_billing.demo import seed_channels, seed_months
+from invoices import anomalies
 from invoices.demo_data import (
     DEMO_NUMBER,
     DEMO_USERS,
@@ -121,6 +122,10 @@ class Command(BaseCommand):
                 f"  historikk: {len(history)} måneder ({history[0]}–{history[-1]}), "
                 "godkjent og eksportert til Visma-fil"
             )
+        warnings = anomalies.for_period(municipality, period)
+        if warnings.computed:
+            kinds = ", ".join(f"{c.label} {c.total}" for c in warnings.counts) or "ingen"
+            out.write(f"  avviksvarsler {period}: {kinds}")
         for label, result in hooks:
             out.write(f"  {label}: {result if result is not None else 'ok'}")
         out.write("  Demobrukere:")
