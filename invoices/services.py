@@ -254,6 +254,7 @@ def invoice_basis_approve(
             total_ore=result.total_ore,
             invalid=len(result.invalid),
             basis_ids=result.approved_ids,
+            bases=result.approved_ids,
         )
     return result
 
@@ -282,6 +283,7 @@ def invoice_basis_unapprove(
             municipality=municipality,
             count=len(ids),
             basis_ids=ids,
+            bases=ids,
         )
     return len(ids)
 

@@ -17,7 +17,7 @@ from .bases import (
     basis_reference,
 )
 from .month import ServiceMonthTotal, UnitMonthTotal
-from .records import ApiToken, AuditEvent
+from .records import ApiToken, AuditedBasis, AuditEvent
 from .tenancy import (
     KB_SLOTS,
     AccountingSettings,
@@ -39,6 +39,7 @@ __all__ = [
     "AccountingSettings",
     "ApiToken",
     "AuditEvent",
+    "AuditedBasis",
     "BasisKind",
     "BasisStatus",
     "DimensionDefinition",
