@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from . import api, overview_views, views
+from . import api, credit_views, overview_views, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
@@ -10,7 +10,7 @@ invoice_patterns = [
     path("<int:pk>/godkjenn/", views.basis_approve, name="approve"),
     path("<int:pk>/trekk-godkjenning/", views.basis_unapprove, name="unapprove"),
     path("<int:pk>/slett/", views.basis_delete, name="delete"),
-    path("<int:pk>/krediter/", views.basis_credit, name="credit"),
+    path("<int:pk>/krediter/", credit_views.basis_credit, name="credit"),
     path("godkjenn/", views.period_approve, name="period_approve"),
     path("trekk-godkjenning/", views.period_unapprove, name="period_unapprove"),
     path("kontroll/", views.validation_report, name="validation_report"),

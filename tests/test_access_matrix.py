@@ -54,7 +54,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "invoices:approve": ("basis", POST_ONLY),
     "invoices:unapprove": ("basis", POST_ONLY),
     "invoices:delete": ("basis", POST_ONLY),
-    "invoices:credit": ("basis", POST_ONLY),
+    # The credit form, for an exported invoice of kommune A.
+    "invoices:credit": ("exported", OBJ_BILLING),
     "invoices:period_approve": (None, POST_ONLY),
     "invoices:period_unapprove": (None, POST_ONLY),
     "invoices:validation_report": (None, BILLING),
@@ -169,6 +170,7 @@ def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_
     )
     return {
         "basis": basis,
+        "exported": exported,
         "export": Export.objects.get(pk=export.pk),
         "token": token,
         "transfer": transfer,
