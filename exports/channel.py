@@ -13,4 +13,5 @@ CHANNEL = Channel(
     basis_extra_template="exports/_basis_extra.html",
     start_url_name="exports:start",
     start_label=_("Last ned eksportfil"),
+    audit_vocabulary="exports.audit_words.VOCABULARY",
 )

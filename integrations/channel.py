@@ -13,4 +13,5 @@ CHANNEL = Channel(
     basis_extra_template="integrations/_basis_extra.html",
     start_url_name="integrations:send",
     start_label=_("Send til Visma"),
+    audit_vocabulary="integrations.audit_words.VOCABULARY",
 )

@@ -35,6 +35,9 @@ class Channel:
     # total), and its button's words; the overview links there when the route is this channel's.
     start_url_name: str
     start_label: str | Promise
+    # Dotted path of an `invoices.audit_words.Vocabulary`: the channel's audit actions in words,
+    # and the pages of the objects its events name.
+    audit_vocabulary: str = ""
 
 
 @functools.cache

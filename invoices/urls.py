@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from . import api, credit_views, overview_views, views
+from . import api, audit_views, credit_views, overview_views, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
@@ -30,6 +30,7 @@ urlpatterns = [
     path("kommune/", views.switch_municipality, name="switch_municipality"),
     path("fakturagrunnlag/", include((invoice_patterns, "invoices"))),
     path("administrasjon/api-nokler/", include((token_patterns, "api_tokens"))),
+    path("administrasjon/logg/", audit_views.audit_log, name="audit_log"),
     path("api/v1/invoice-bases", api.invoice_bases, name="api_invoice_bases"),
     re_path(r"^api/", api.not_found, name="api_not_found"),
 ]

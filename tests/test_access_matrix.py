@@ -61,6 +61,7 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "invoices:validation_report": (None, BILLING),
     "invoices:validation_summary": (None, BILLING),
     "api_tokens:list": (None, ADMIN),
+    "audit_log": (None, ADMIN),
     "api_tokens:revoke": ("token", POST_ONLY),
     "api_invoice_bases": (
         None,
