@@ -13,5 +13,6 @@ CHANNEL = Channel(
     basis_extra_template="exports/_basis_extra.html",
     start_url_name="exports:start",
     start_label=_("Last ned eksportfil"),
+    basis_events="exports.timeline.basis_events",
     audit_vocabulary="exports.audit_words.VOCABULARY",
 )

@@ -13,5 +13,6 @@ CHANNEL = Channel(
     basis_extra_template="integrations/_basis_extra.html",
     start_url_name="integrations:send",
     start_label=_("Send til Visma"),
+    basis_events="integrations.timeline.basis_events",
     audit_vocabulary="integrations.audit_words.VOCABULARY",
 )

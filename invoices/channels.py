@@ -35,6 +35,9 @@ class Channel:
     # total), and its button's words; the overview links there when the route is this channel's.
     start_url_name: str
     start_label: str | Promise
+    # Dotted path of `basis_events(basis) -> list[invoices.timeline.TimelineEvent]`: what the
+    # channel did with a basis, for its story on the basis page (a constant number of queries).
+    basis_events: str = ""
     # Dotted path of an `invoices.audit_words.Vocabulary`: the channel's audit actions in words,
     # and the pages of the objects its events name.
     audit_vocabulary: str = ""

@@ -52,6 +52,7 @@ from .services import (
     invoice_basis_unapprove,
 )
 from .templatetags.money import kr
+from .timeline import basis_timeline
 from .validation import validate_stored
 
 PAGE_SIZE = 50
@@ -229,6 +230,7 @@ def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "balance": balance,
             "lines": balance.lines,
             "credit_notes": balance.notes,
+            "timeline": basis_timeline(basis, balance.notes),
             "show_full_id": access.role in (Role.MERKANTIL, Role.SUPERBRUKER),
             "can_bill": can_bill,
             "can_credit": balance.creditable,
