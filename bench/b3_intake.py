@@ -56,7 +56,8 @@ def _municipality() -> Any:
 
 
 def _clear(m: Any) -> None:
-    """Remove B3 kommune's parties, bases and lines (deferred FKs: one transaction)."""
+    """Remove B3 kommune's parties, bases, lines and their audit links (deferred FKs: one
+    transaction)."""
     from django.db import connection, transaction
 
     with connection.cursor() as cursor:
@@ -67,6 +68,12 @@ def _clear(m: Any) -> None:
         cursor.execute(
             "DELETE FROM invoices_invoiceline l USING invoices_invoicebasis b "
             "WHERE b.id = l.basis_id AND b.municipality_id = %s",
+            [m.pk],
+        )
+        # The audit trail's links to the bases (the events themselves stay).
+        cursor.execute(
+            "DELETE FROM invoices_auditedbasis a USING invoices_invoicebasis b "
+            "WHERE b.id = a.basis_id AND b.municipality_id = %s",
             [m.pk],
         )
         cursor.execute("DELETE FROM invoices_invoicebasis WHERE municipality_id = %s", [m.pk])

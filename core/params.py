@@ -14,6 +14,7 @@ different page than the user asked for.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ MAX_ID = 2**63 - 1
 MAX_PAGE = 1_000_000
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _PERIOD = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 V = TypeVar("V", bound=Callable[..., HttpResponse])
 
@@ -73,10 +75,18 @@ def check_text(value: str, name: str, *, max_length: int, multiline: bool = Fals
     return value
 
 
-def text(data: QueryDict, name: str, *, max_length: int = 100, default: str = "") -> str:
-    """Free text without control characters, stripped of surrounding blanks."""
+def text(
+    data: QueryDict,
+    name: str,
+    *,
+    max_length: int = 100,
+    default: str = "",
+    multiline: bool = False,
+) -> str:
+    """Free text without control characters (line breaks too, if `multiline`: a textarea),
+    stripped of surrounding blanks."""
     value = _raw(data, name)
-    check_text(value, name, max_length=max_length)
+    check_text(value, name, max_length=max_length, multiline=multiline)
     return value.strip() or default
 
 
@@ -94,6 +104,20 @@ def period(data: QueryDict, name: str = "period", *, default: str = "") -> str:
     if not _PERIOD.fullmatch(value):
         raise _refuse(name, _("en periode skrives ÅÅÅÅ-MM, for eksempel 2026-10."))
     return value
+
+
+def date(data: QueryDict, name: str) -> datetime.date | None:
+    """A calendar date `YYYY-MM-DD` (what a date field sends), or None when missing."""
+    value = text(data, name, max_length=10)
+    if not value:
+        return None
+    match = _DATE.fullmatch(value)
+    try:
+        if match is None:
+            raise ValueError(value)
+        return datetime.date(*(int(part) for part in match.groups()))
+    except ValueError:
+        raise _refuse(name, _("en dato skrives ÅÅÅÅ-MM-DD, for eksempel 2026-10-31.")) from None
 
 
 def integer(

@@ -15,4 +15,6 @@ CHANNEL = Channel(
     start_url_name="exports:start",
     start_label=_("Last ned eksportfil"),
     search="exports.selectors.search_bases",
+    basis_events="exports.timeline.basis_events",
+    audit_vocabulary="exports.audit_words.VOCABULARY",
 )

@@ -15,4 +15,6 @@ CHANNEL = Channel(
     start_url_name="integrations:send",
     start_label=_("Send til Visma"),
     search="integrations.selectors.search_bases",
+    basis_events="integrations.timeline.basis_events",
+    audit_vocabulary="integrations.audit_words.VOCABULARY",
 )

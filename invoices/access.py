@@ -124,7 +124,9 @@ def get_for_access(queryset: models.QuerySet[M], access: Access, **lookup: objec
 
 def get_invoice_basis_for_user(access: Access, pk: int) -> InvoiceBasis:
     return get_for_access(
-        InvoiceBasis.objects.select_related("municipality", "unit", "payer", "recipient"),
+        InvoiceBasis.objects.select_related(
+            "municipality", "unit", "payer", "recipient", "approved_by"
+        ),
         access,
         pk=pk,
     )

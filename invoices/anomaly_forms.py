@@ -10,6 +10,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import RefusesControlCharacters
+
 from .models import AnomalySettings
 
 _WHOLE = re.compile(r"[0-9]{1,9}")
@@ -25,7 +27,7 @@ def _plain(value: str) -> str:
     return re.sub(r"[\u00a0\u202f ]+", " ", value.strip())
 
 
-class AnomalySettingsForm(forms.Form):
+class AnomalySettingsForm(RefusesControlCharacters, forms.Form):
     share_percent = forms.CharField(
         label=_("Andel (prosent)"),
         help_text=_("Et varsel krever at avviket fra medianen er større enn denne andelen …"),

@@ -4,7 +4,6 @@ thresholds page. Every page reads stored findings only (`invoices.anomalies`).""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,10 +14,10 @@ from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import params
 from core.paging import Paginator
 
 from . import anomalies
@@ -33,7 +32,6 @@ from .access import (
 from .anomaly_forms import AnomalySettingsForm
 from .models import Anomaly, AnomalyKind, BasisKind, InvoiceBasis, Party, Unit
 
-_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 SECTION_ROWS = 10  # per kind in the section; the page of one kind shows them all
 PAGE_SIZE = 100
 
@@ -41,16 +39,14 @@ PAGE_SIZE = 100
 def _month(access: Access, data: QueryDict) -> tuple[str, str, Unit | None, bool]:
     """Period (the latest with bases if none is given), unit code, the unit, and whether the
     unit code is unknown (then nothing is shown rather than everything)."""
-    period = data.get("period", "") or ""
-    if not _PERIOD.fullmatch(period):
-        period = (
-            scoped(InvoiceBasis.objects.all(), access)
-            .order_by("-period")
-            .values_list("period", flat=True)
-            .first()
-            or ""
-        )
-    unit_code = (data.get("unit", "") or "")[:32]
+    period = params.period(data) or (
+        scoped(InvoiceBasis.objects.all(), access)
+        .order_by("-period")
+        .values_list("period", flat=True)
+        .first()
+        or ""
+    )
+    unit_code = params.code(data, "unit")
     unit = scoped(Unit.objects.filter(code=unit_code), access).first() if unit_code else None
     return period, unit_code, unit, bool(unit_code) and unit is None
 
@@ -93,17 +89,21 @@ def _section_context(
 
 
 @login_required
+@require_GET
+@params.answers_bad_parameters
 def anomaly_section(request: HttpRequest) -> HttpResponse:
     """The month's warnings grouped by kind: loaded into the Kontrollrapport by htmx."""
     access = require_access(request)
     period, unit_code, unit, unknown_unit = _month(access, request.GET)
-    place = "report" if request.GET.get("place") == "report" else "page"
+    place = params.choice(request.GET, "place", ("report", "page"), default="page")
     context = _section_context(request, access, period, unit_code, unit, place)
     context["unknown_unit"] = unknown_unit
     return render(request, "invoices/anomalies/_section.html", context)
 
 
 @login_required
+@require_GET
+@params.answers_bad_parameters
 def anomaly_page(request: HttpRequest) -> HttpResponse:
     """The warnings on a page of their own (every role may read them); `kind` lists all of one
     kind, a hundred at a time."""
@@ -111,38 +111,35 @@ def anomaly_page(request: HttpRequest) -> HttpResponse:
     period, unit_code, unit, unknown_unit = _month(access, request.GET)
     context = _section_context(request, access, period, unit_code, unit, "page")
     context["unknown_unit"] = unknown_unit
-    kind = request.GET.get("kind", "")
-    if kind in AnomalyKind.values and period and not unknown_unit:
+    kind = params.choice(request.GET, "kind", AnomalyKind.values)
+    page = params.page(request.GET)
+    if kind and period and not unknown_unit:
         context["kind"] = kind
         context["kind_label"] = AnomalyKind(kind).label
         context["kind_page"] = Paginator(
             anomalies.findings(access.municipality, period, unit).filter(kind=kind), PAGE_SIZE
-        ).get_page(request.GET.get("page"))
+        ).get_page(page)
         context["back"] = (
             reverse("invoices:anomalies")
             + "?"
-            + _query(period=period, unit=unit_code, kind=kind, page=request.GET.get("page", ""))
+            + _query(period=period, unit=unit_code, kind=kind, page=str(page) if page > 1 else "")
         )
     context["units"] = scoped(Unit.objects.all(), access)
     return render(request, "invoices/anomalies/page.html", context)
 
 
 def _return_to(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("invoices:anomalies")
+    return params.local_url(request, request.POST, "next", default=reverse("invoices:anomalies"))
 
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def anomaly_compute(request: HttpRequest) -> HttpResponse:
     """Ask for the month's warnings to be computed (in the background, not in this request)."""
     access = require_access(request, BILLING_ROLES)
-    period = request.POST.get("period", "")
-    if not _PERIOD.fullmatch(period):
+    period = params.period(request.POST)
+    if not period:
         messages.error(request, _("Velg en periode først."))
         return redirect(_return_to(request))
     anomalies.schedule_refresh(access.municipality.pk, [period])
@@ -156,11 +153,14 @@ def anomaly_compute(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def anomaly_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     anomaly = get_for_access(Anomaly.objects.select_related("municipality"), access, pk=pk)
+    # Control characters are a 400; a note too long is the service's to explain (its limit).
+    note = params.text(request.POST, "note", max_length=20_000, multiline=True)
     try:
-        anomalies.anomaly_acknowledge(anomaly, request.POST.get("note", ""), request.user)
+        anomalies.anomaly_acknowledge(anomaly, note, request.user)
     except anomalies.AnomalyError as exc:
         messages.error(request, exc.message)
     else:
@@ -170,6 +170,7 @@ def anomaly_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@params.answers_bad_parameters
 def anomaly_unacknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     access = require_access(request, BILLING_ROLES)
     anomaly = get_for_access(Anomaly.objects.select_related("municipality"), access, pk=pk)
@@ -183,6 +184,8 @@ def anomaly_unacknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
+@params.answers_bad_parameters
 def payer_history(request: HttpRequest, pk: int) -> HttpResponse:
     """One payer's bases across periods, with the month totals the warnings compare (every
     status, invoices and credit notes netted) and the warnings about them."""
@@ -200,7 +203,7 @@ def payer_history(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-period")
     )
     page = Paginator(bases.select_related("unit").order_by("-period", "-id"), PAGE_SIZE).get_page(
-        request.GET.get("page")
+        params.page(request.GET)
     )
     warnings = scoped(Anomaly.objects.filter(payer=payer), access).order_by("-period", "kind")[:50]
     return render(
@@ -211,6 +214,7 @@ def payer_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def anomaly_settings(request: HttpRequest) -> HttpResponse:
     """The municipality's thresholds (systemadministrator). Changes are audited before/after."""
     access = require_access(request, ADMIN_ROLES)

@@ -40,6 +40,12 @@ class Channel:
     search: str = ""
     # The administrator's links (the channel's settings), in the header's Administrasjon menu.
     admin_nav_template: str = ""
+    # Dotted path of `basis_events(basis) -> list[invoices.timeline.TimelineEvent]`: what the
+    # channel did with a basis, for its story on the basis page (a constant number of queries).
+    basis_events: str = ""
+    # Dotted path of an `invoices.audit_words.Vocabulary`: the channel's audit actions in words,
+    # and the pages of the objects its events name.
+    audit_vocabulary: str = ""
 
 
 @functools.cache

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -30,7 +30,7 @@ from core.bulk import insert_rows
 from core.db import among
 
 from . import anomalies, summaries
-from .audit import audit
+from .audit import audit, audit_each
 from .models import (
     LINE_COLUMNS,
     ApiToken,
@@ -259,12 +259,12 @@ def _intake(
 
     # Lock the bases we may replace, so an approval cannot slip in between compare and write.
     existing = {
-        ref: (pk, status, digest)
-        for ref, pk, status, digest in InvoiceBasis.objects.select_for_update()
+        ref: (pk, status, digest, _Stored(*stored))
+        for ref, pk, status, digest, *stored in InvoiceBasis.objects.select_for_update()
         .filter(municipality=municipality)
         .filter(among("source_reference", [b.source_reference for b in bases]))
         .order_by("pk")
-        .values_list("source_reference", "pk", "status", "content_hash")
+        .values_list("source_reference", "pk", "status", "content_hash", *_Stored._fields)
     }
     new: list[BasisIn] = []
     changed: list[tuple[BasisIn, int]] = []
@@ -352,17 +352,91 @@ def _intake(
     result.created = len(new)
     result.updated = len(changed)
     result.updated_references = [b.source_reference for b, _pk in changed]
-    audit(
+    event = audit(
         "invoice_basis.intake",
         actor=actor,
         municipality=municipality,
+        bases=[pk for b, pk in basis_ids if b.source_reference not in existing],
         source=source,
         created=result.created,
         updated=result.updated,
         unchanged=result.unchanged,
         updated_references=result.updated_references,
     )
+    if changed:
+        before = {pk: existing[b.source_reference][3] for b, pk in changed}
+        audit_each(
+            "invoice_basis.corrected",
+            actor=actor,
+            municipality=municipality,
+            bases=_corrections(changed, before, unit_ids, party_ids, event.pk, source),
+        )
     return result
+
+
+class _Stored(NamedTuple):
+    """What a correction is compared with: the stored basis's head and sums."""
+
+    period: str
+    unit_id: int
+    payer_id: int
+    recipient_id: int
+    kind: str
+    total_ore: int
+    line_count: int
+
+
+def _corrections(
+    changed: list[tuple[BasisIn, int]],
+    before: dict[int, _Stored],
+    unit_ids: dict[str, int],
+    party_ids: dict[tuple[str, str], int],
+    intake_event: int,
+    source: str,
+) -> list[tuple[int, dict[str, Any]]]:
+    """What changed in each corrected basis, for its own audit event: the period, unit, kind
+    and sums before and after, and whether the payer or recipient is another one. Never a
+    national id: a party is named only as changed."""
+    unit_codes = {pk: code for code, pk in unit_ids.items()}
+    moved_from = {before[pk].unit_id for _b, pk in changed} - set(unit_codes)
+    if moved_from:
+        unit_codes.update(Unit.objects.filter(pk__in=moved_from).values_list("pk", "code"))
+    out = []
+    for basis, pk in changed:
+        old = before[pk]
+        was = {
+            "period": old.period,
+            "unit": unit_codes.get(old.unit_id, ""),
+            "kind": old.kind,
+            "total_ore": old.total_ore,
+            "line_count": old.line_count,
+        }
+        now = {
+            "period": basis.period,
+            "unit": basis.unit_code,
+            "kind": basis.kind,
+            "total_ore": basis.total_ore,
+            "line_count": len(basis.lines),
+        }
+        fields = [k for k in now if was[k] != now[k]]
+        if old.payer_id != party_ids[basis.payer.key]:
+            fields.append("payer")
+        if old.recipient_id != party_ids[basis.recipient.key]:
+            fields.append("recipient")
+        out.append(
+            (
+                pk,
+                {
+                    "source_reference": basis.source_reference,
+                    "source": source,
+                    "intake_event": intake_event,
+                    "changed": fields,
+                    "before": was,
+                    "after": now,
+                },
+            )
+        )
+    return out
 
 
 def _credited_changes(changed: list[tuple[BasisIn, int]]) -> list[Issue]:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from . import anomaly_views, api, download_views, overview_views, views
+from . import anomaly_views, api, audit_views, credit_views, download_views, overview_views, views
 
 invoice_patterns = [
     path("", views.basis_list, name="list"),
@@ -11,7 +11,7 @@ invoice_patterns = [
     path("<int:pk>/godkjenn/", views.basis_approve, name="approve"),
     path("<int:pk>/trekk-godkjenning/", views.basis_unapprove, name="unapprove"),
     path("<int:pk>/slett/", views.basis_delete, name="delete"),
-    path("<int:pk>/krediter/", views.basis_credit, name="credit"),
+    path("<int:pk>/krediter/", credit_views.basis_credit, name="credit"),
     path("godkjenn/", views.period_approve, name="period_approve"),
     path("trekk-godkjenning/", views.period_unapprove, name="period_unapprove"),
     path("kontroll/", views.validation_report, name="validation_report"),
@@ -53,6 +53,7 @@ urlpatterns = [
     path("fakturagrunnlag/", include((invoice_patterns, "invoices"))),
     path("administrasjon/api-nokler/", include((token_patterns, "api_tokens"))),
     path("administrasjon/avvik/", anomaly_views.anomaly_settings, name="anomaly_settings"),
+    path("administrasjon/logg/", audit_views.audit_log, name="audit_log"),
     path("api/v1/invoice-bases", api.invoice_bases, name="api_invoice_bases"),
     re_path(r"^api/", api.not_found, name="api_not_found"),
 ]

@@ -32,6 +32,7 @@ from .access import (
     scoped,
     set_active_municipality,
 )
+from .credit import balance_for
 from .forms import ApiTokenForm
 from .models import (
     ApiToken,
@@ -44,16 +45,15 @@ from .models import (
 )
 from .selection import MonthSelection
 from .services import (
-    CREDITABLE,
     BasisActionError,
     api_token_create,
     api_token_revoke,
     invoice_basis_approve,
-    invoice_basis_credit,
     invoice_basis_delete,
     invoice_basis_unapprove,
 )
 from .templatetags.money import money
+from .timeline import basis_timeline
 from .validation import validate_stored
 
 PAGE_SIZE = 50
@@ -254,16 +254,20 @@ def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
         report = validate_stored(access.municipality, InvoiceBasis.objects.filter(pk=basis.pk)).get(
             basis.pk
         )
+    # The lines and the credit notes come with what is left to credit (constant queries).
+    balance = balance_for(basis)
     return render(
         request,
         "invoices/basis_detail.html",
         {
             "basis": basis,
-            "lines": basis.lines.select_related("service").all(),
-            "credit_notes": basis.credit_notes.all(),
+            "balance": balance,
+            "lines": balance.lines,
+            "credit_notes": balance.notes,
+            "timeline": basis_timeline(basis, balance.notes),
             "show_full_id": access.sees_full_national_ids,
             "can_bill": can_bill,
-            "can_credit": basis.kind == "invoice" and basis.status in CREDITABLE,
+            "can_credit": balance.creditable,
             "report": report,
         },
     )
@@ -461,24 +465,6 @@ def basis_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("invoices:detail", pk=basis.pk)
     messages.success(request, _("Grunnlaget %(ref)s er slettet.") % {"ref": basis.source_reference})
     return redirect(reverse("invoices:list") + "?" + urlencode({"period": basis.period}))
-
-
-@login_required
-@require_POST
-def basis_credit(request: HttpRequest, pk: int) -> HttpResponse:
-    access = require_access(request, BILLING_ROLES)
-    basis = get_invoice_basis_for_user(access, pk)
-    try:
-        credit = invoice_basis_credit(basis, request.user)
-    except BasisActionError as exc:
-        messages.error(request, exc.message)
-        return redirect("invoices:detail", pk=basis.pk)
-    messages.success(
-        request,
-        _("Kreditnota %(ref)s er laget. Den må godkjennes og overføres som andre grunnlag.")
-        % {"ref": credit.source_reference},
-    )
-    return redirect("invoices:detail", pk=credit.pk)
 
 
 # --- API keys ------------------------------------------------------------------------------------

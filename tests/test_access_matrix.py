@@ -56,7 +56,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "invoices:approve": ("basis", POST_ONLY),
     "invoices:unapprove": ("basis", POST_ONLY),
     "invoices:delete": ("basis", POST_ONLY),
-    "invoices:credit": ("basis", POST_ONLY),
+    # The credit form, for an exported invoice of kommune A.
+    "invoices:credit": ("exported", OBJ_BILLING),
     "invoices:period_approve": (None, POST_ONLY),
     "invoices:period_unapprove": (None, POST_ONLY),
     "invoices:validation_report": (None, BILLING),
@@ -68,6 +69,7 @@ MATRIX: dict[str, tuple[str | None, dict[str, int]]] = {
     "invoices:validation_report_csv": (None, BILLING),
     "invoices:validation_report_xlsx": (None, BILLING),
     "api_tokens:list": (None, ADMIN),
+    "audit_log": (None, ADMIN),
     "api_tokens:revoke": ("token", POST_ONLY),
     "api_invoice_bases": (
         None,
@@ -201,6 +203,7 @@ def world(personas: dict[str, Any], kommune_a: Municipality, settings: Any, tmp_
         "basis": basis,
         "anomaly": anomaly,
         "payer": payer,
+        "exported": exported,
         "export": Export.objects.get(pk=export.pk),
         "token": token,
         "transfer": transfer,

@@ -68,3 +68,29 @@ def test_pages_include_only_the_configured_channels(
     assert (transfers in body) == (configured == VISMA_ONLY)
     visma_basis = reverse("integrations:basis_extra", args=[basis.pk])
     assert (visma_basis in body) == (configured == VISMA_ONLY)
+
+
+@pytest.mark.parametrize("configured", [FILES_ONLY, VISMA_ONLY])
+def test_the_story_and_the_log_learn_only_the_configured_channels(
+    settings: Any, kommune_a: Municipality, merkantil_a: Any, configured: list[str]
+) -> None:
+    """A basis's story and the log's words come from each configured channel's hooks: a
+    channel that is not configured adds nothing, and the domain names none itself."""
+    from integrations.models import Transfer, TransferAttempt
+    from invoices.audit_words import vocabulary
+    from invoices.timeline import basis_timeline
+
+    settings.BILLING_CHANNELS = configured
+    basis = factories.basis(kommune_a, status=BasisStatus.SENT)
+    transfer = Transfer.objects.create(municipality=kommune_a, created_by=merkantil_a)
+    TransferAttempt.objects.create(
+        transfer=transfer, basis=basis, reference=basis.reference, state="sent"
+    )
+    titles = [e.title for e in basis_timeline(basis)]
+    assert ("Sendt til Visma" in titles) == (configured == VISMA_ONLY)
+    words = vocabulary()
+    assert ("visma.transfer_started" in words.actions) == (configured == VISMA_ONLY)
+    assert ("export.done" in words.actions) == (configured == FILES_ONLY)
+    assert ("exports.Export" in words.objects) == (configured == FILES_ONLY)
+    # The domain's own words are always there.
+    assert "invoice_basis.credit" in words.actions

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import pkgutil
 import unicodedata
@@ -98,6 +99,15 @@ def test_period() -> None:
     ):
         message = refused(lambda bad=bad: params.period(qd(period=bad)))
         assert message.startswith("Ugyldig verdi for «period»: ")
+
+
+def test_date() -> None:
+    assert params.date(qd(fra="2026-10-31"), "fra") == datetime.date(2026, 10, 31)
+    assert params.date(qd(), "fra") is None
+    assert params.date(qd(fra=""), "fra") is None
+    for bad in ("31.10.2026", "2026-02-30", "0000-01-01", "2026-1-1", "２０２６-10-31", "\x00"):
+        message = refused(lambda bad=bad: params.date(qd(fra=bad), "fra"))
+        assert message.startswith("Ugyldig verdi for «fra»: "), bad
 
 
 def test_code_takes_any_printable_code_up_to_its_length() -> None:

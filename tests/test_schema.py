@@ -12,11 +12,11 @@ import pytest
 from django.db import connection
 
 from exports.models import ExportItem
-from invoices.models import InvoiceBasis, InvoiceLine
+from invoices.models import AuditedBasis, InvoiceBasis, InvoiceLine
 
 pytestmark = pytest.mark.django_db
 
-MONTH_TABLES = [InvoiceBasis, InvoiceLine, ExportItem]
+MONTH_TABLES = [InvoiceBasis, InvoiceLine, ExportItem, AuditedBasis]
 
 
 def _indexes(table: str) -> dict[str, tuple[tuple[str, ...], bool]]:

@@ -19,7 +19,7 @@ from .bases import (
     basis_reference,
 )
 from .month import ServiceMonthTotal, UnitMonthTotal
-from .records import ApiToken, AuditEvent
+from .records import ApiToken, AuditedBasis, AuditEvent
 from .tenancy import (
     KB_SLOTS,
     AccountingSettings,
@@ -45,6 +45,7 @@ __all__ = [
     "AnomalySettings",
     "ApiToken",
     "AuditEvent",
+    "AuditedBasis",
     "BasisKind",
     "BasisStatus",
     "DimensionDefinition",

@@ -115,6 +115,11 @@ class InvoiceBasis(models.Model):
         related_name="credit_notes",
         verbose_name=_("krediterer"),
     )
+    # Why a credit note made in the product credits what it does (the clerk's words); empty for
+    # invoices and for credit notes from the care system.
+    credit_reason = models.CharField(
+        _("begrunnelse"), max_length=500, blank=True, default="", db_default=""
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=BasisStatus.choices, default=BasisStatus.RECEIVED
     )

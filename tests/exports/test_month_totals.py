@@ -1,15 +1,18 @@
 """The month's totals (invoices/summaries.py) stay equal to what the rows say, through every write
 that changes bases: intake (new, corrected, credit notes), approval and withdrawal, deletion,
-credit notes made in the product, a file export and a Visma transfer's outcomes."""
+credit notes made in the product (whole or in part), a file export and a Visma transfer's
+outcomes."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from exports.models import ExportProfile
 from invoices import state, summaries
+from invoices.credit import invoice_basis_credit_lines
 from invoices.intake import intake_bases
 from invoices.models import (
     BasisStatus,
@@ -83,6 +86,14 @@ def test_every_write_keeps_the_totals(
     no_drift(kommune_a)
     credit = invoice_basis_credit(InvoiceBasis.objects.get(pk=ids["A1"]), merkantil_a)
     no_drift(kommune_a)
+    # A credit note for part of one line of A2.
+    invoice_basis_credit_lines(
+        InvoiceBasis.objects.get(pk=ids["A2"]),
+        {2: Decimal("0.50")},
+        reason="Del",
+        actor=merkantil_a,
+    )
+    no_drift(kommune_a)
 
     # What the Visma channel says of a transfer: sending, then one sent and one refused.
     state.mark_sending([ids["A3"]])
@@ -98,7 +109,7 @@ def test_every_write_keeps_the_totals(
 
     totals = by_status(kommune_a)
     assert totals["exported"] == (2, 30000 + 86000 + 30000)
-    assert totals["received"][0] == 3  # A3 taken back, the two credit notes
+    assert totals["received"][0] == 4  # A3 taken back, the three credit notes
     assert credit.status == BasisStatus.RECEIVED
     # Per service across units: TA's lines on A1 (exported) and A2 (exported) and A3 (received).
     ta_service = services["TA"]

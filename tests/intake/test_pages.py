@@ -215,13 +215,22 @@ def test_krediter_from_the_detail_page(
     sent = factories.basis(kommune_a, status=BasisStatus.SENT)
     login(client, superbruker_a)
     page = client.get(reverse("invoices:detail", args=[sent.pk])).content.decode()
-    assert "Krediter" in page
-    response = client.post(reverse("invoices:credit", args=[sent.pk]))
+    assert reverse("invoices:credit", args=[sent.pk]) in page
+    form = client.get(reverse("invoices:credit", args=[sent.pk])).content.decode()
+    assert 'name="linje_1"' in form and 'name="reason"' in form
+    response = client.post(
+        reverse("invoices:credit", args=[sent.pk]), {"alt": "1", "reason": "Feil tjeneste"}
+    )
     credit = InvoiceBasis.objects.get(kind=BasisKind.CREDIT)
     assert response["Location"] == reverse("invoices:detail", args=[credit.pk])
-    response = client.post(reverse("invoices:credit", args=[sent.pk]), follow=True)
-    assert "allerede en kreditnota" in response.content.decode()
+    assert credit.credit_reason == "Feil tjeneste"
+    response = client.post(
+        reverse("invoices:credit", args=[sent.pk]), {"alt": "1", "reason": "Igjen"}, follow=True
+    )
+    assert "ikke noe igjen å kreditere" in response.content.decode()
     assert InvoiceBasis.objects.filter(kind=BasisKind.CREDIT).count() == 1
+    page = client.get(reverse("invoices:detail", args=[sent.pk])).content.decode()
+    assert reverse("invoices:credit", args=[sent.pk]) not in page
 
 
 # --- API keys ----------------------------------------------------------------------------------
