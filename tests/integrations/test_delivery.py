@@ -4,17 +4,19 @@ so any second delivery of a basis would show as a second stored copy)."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from integrations import delivery, outcome, services, status
 from integrations.models import AttemptState, BasisVismaStatus, Transfer, TransferAttempt
 from integrations.visma.client import get_client
 from integrations.visma.errors import ClientFault
 from integrations.visma.mapping import context_for, load
-from integrations.visma.types import SoapBasis
+from integrations.visma.types import Melding, SoapBasis
 from invoices.identifiers import is_valid_kid
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis
 from invoices.services import invoice_basis_unapprove
@@ -486,3 +488,248 @@ def test_transfer_only_takes_the_municipalitys_own_bases(
     )
     assert [a.basis_id for a in transfer.attempts.all()] == [mine.pk]
     assert _status(theirs.pk) == BasisStatus.APPROVED
+
+
+# --- the sweeper and a stopped run, row by row -------------------------------------------------
+
+
+def _attempt(transfer: Transfer, n: int) -> TransferAttempt:
+    return transfer.attempts.order_by("id")[n]
+
+
+def _set(attempt: TransferAttempt, **fields: Any) -> None:
+    TransferAttempt.objects.filter(pk=attempt.pk).update(**fields)
+
+
+def test_sweeper_takes_back_only_expired_leases(kommune_a, visma_a, merkantil_a, wakeups):
+    """Lease 30 s: a row claimed 40 s ago is expired, one claimed 10 s ago is not, and a row
+    that is not in flight is never touched, whatever its claim fields say."""
+    ids = bulk_bases(kommune_a, 4)
+    transfer = services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a)
+    now = timezone.now()
+    dead, busy, test_row, done = (_attempt(transfer, i) for i in range(4))
+    held = {"state": AttemptState.IN_FLIGHT, "claimed_by": "w1", "next_attempt_at": now}
+    _set(dead, **held, claimed_at=now - timedelta(seconds=40))
+    _set(busy, **held, claimed_at=now - timedelta(seconds=10))
+    _set(test_row, **held, claimed_at=now - timedelta(seconds=40), is_test=True)
+    _set(done, state=AttemptState.SENT, claimed_by="w0", claimed_at=now - timedelta(hours=1))
+
+    report = delivery.attempts_sweep(now=now)
+
+    assert report == {"expired": 2, "woken": 1}
+    assert wakeups == [(transfer.pk, 1, None)]
+    dead.refresh_from_db()
+    assert (dead.state, dead.status_check_required, dead.claimed_by, dead.claimed_at) == (
+        AttemptState.UNKNOWN,
+        True,
+        "",
+        None,
+    )
+    assert dead.next_attempt_at == now
+    assert dead.last_error == (
+        "Sendingen ble avbrutt (arbeideren stoppet); status hentes fra Visma før noe sendes på "
+        "nytt."
+    )
+    # A test transfer stores nothing: its expired row is simply sent again.
+    test_row.refresh_from_db()
+    assert (test_row.state, test_row.claimed_by, test_row.claimed_at, test_row.next_attempt_at) == (
+        AttemptState.PENDING,
+        "",
+        None,
+        now,
+    )
+    assert not test_row.status_check_required
+    busy.refresh_from_db()
+    assert (busy.state, busy.claimed_by) == (AttemptState.IN_FLIGHT, "w1")
+    done.refresh_from_db()
+    assert (done.state, done.claimed_by) == (AttemptState.SENT, "w0")
+
+
+def test_sweeper_wakes_only_transfers_stalled_past_the_grace(
+    kommune_a, visma_a, merkantil_a, wakeups, settings
+):
+    settings.VISMA_SWEEP_GRACE_SECONDS = 60
+    now = timezone.now()
+    transfers = []
+    for prefix in ("OLD", "NEW", "DONE"):
+        ids = bulk_bases(kommune_a, 2, prefix=prefix)
+        transfers.append(services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a))
+    stalled, recent, finished_rows = transfers
+    stalled.attempts.update(next_attempt_at=now - timedelta(seconds=61))
+    recent.attempts.update(next_attempt_at=now - timedelta(seconds=59))
+    # Final rows of a still active run are not work: only one live row, in flight.
+    _set(_attempt(finished_rows, 0), state=AttemptState.SENT, next_attempt_at=now - timedelta(1))
+    _set(_attempt(finished_rows, 1), state=AttemptState.IN_FLIGHT, claimed_at=now)
+
+    report = delivery.attempts_sweep(now=now)
+
+    assert report == {"expired": 0, "woken": 1}
+    assert wakeups == [(stalled.pk, 1, None)]
+
+
+def test_sweeper_finishes_runs_with_nothing_left_and_counts_them(
+    kommune_a, visma_a, merkantil_a, wakeups
+):
+    runs = []
+    for prefix in ("A", "B"):
+        ids = bulk_bases(kommune_a, 1, prefix=prefix)
+        run = services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a)
+        run.attempts.update(state=AttemptState.SENT)
+        runs.append(run)
+    busy = services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 1, prefix="C"), actor=merkantil_a
+    )
+    busy.attempts.update(state=AttemptState.IN_FLIGHT, claimed_at=timezone.now())
+
+    report = delivery.attempts_sweep()
+
+    assert report["finished"] == 2
+    assert [Transfer.objects.get(pk=r.pk).status for r in runs] == ["done", "done"]
+    assert Transfer.objects.get(pk=busy.pk).status == "queued"
+
+
+def test_sweeper_resolves_stopped_runs_through_hentstatus(
+    kommune_a, visma_a, simulator, merkantil_a, wakeups
+):
+    """Two stopped runs, each with one row Visma has (sent) and one it does not (failed,
+    retryable), and a pending row that fails without a call. Nothing is sent."""
+    client = get_client(visma_a.base_url, "demo", DEMO_PASSWORD)
+    runs = []
+    for prefix in ("S1", "S2"):
+        ids = bulk_bases(kommune_a, 3, prefix=prefix)
+        run = services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a)
+        stored, unknown, pending = (_attempt(run, i) for i in range(3))
+        soap = load([stored.basis_id], context_for(kommune_a))[stored.basis_id]
+        assert isinstance(soap, SoapBasis)
+        client.send("1", f"{prefix}-0001", [soap], False)
+        for row in (stored, unknown):
+            _set(row, state=AttemptState.UNKNOWN, status_check_required=True, last_error="")
+        Transfer.objects.filter(pk=run.pk).update(status="stopped")
+        runs.append((run, stored, unknown, pending))
+    calls_before = simulator.stats()["calls"].get("SendFakturagrunnlag", 0)
+
+    report = delivery.attempts_sweep()
+
+    assert report["resolved"] == 4  # two looked-up rows in each run
+    assert simulator.stats()["calls"].get("SendFakturagrunnlag", 0) == calls_before
+    stopped_message = "Overføringen ble stoppet før grunnlaget ble sendt."
+    for run, stored, unknown, pending in runs:
+        stored.refresh_from_db()
+        unknown.refresh_from_db()
+        pending.refresh_from_db()
+        assert (stored.state, stored.claimed_by) == (AttemptState.SENT, "")
+        assert _status(stored.basis_id) == BasisStatus.SENT
+        assert (unknown.state, unknown.retryable, unknown.last_error) == (
+            AttemptState.FAILED,
+            True,
+            stopped_message,
+        )
+        assert (pending.state, pending.retryable, pending.last_error) == (
+            AttemptState.FAILED,
+            True,
+            stopped_message,
+        )
+        assert pending.finished_at is not None
+        assert {_status(unknown.basis_id), _status(pending.basis_id)} == {BasisStatus.FAILED}
+        assert states(run) == {"sent": 1, "failed": 2}
+
+
+def test_stopping_a_run_fails_its_pending_rows_and_nothing_else(
+    kommune_a, visma_a, merkantil_a, wakeups
+):
+    ids = bulk_bases(kommune_a, 3, prefix="STOP")
+    run = services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a)
+    other = services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 1, prefix="OTHER"), actor=merkantil_a
+    )
+    sent, uncertain, pending = (_attempt(run, i) for i in range(3))
+    _set(sent, state=AttemptState.SENT)
+    _set(uncertain, state=AttemptState.UNKNOWN, status_check_required=True)
+    Transfer.objects.filter(pk=run.pk).update(wake_at=timezone.now())
+
+    delivery._stop_transfer(run.pk, "Feil passord", "AUTENTISERING")
+
+    run.refresh_from_db()
+    assert (run.status, run.stop_reason, run.wake_at) == ("stopped", "Feil passord", None)
+    assert run.finished_at is not None
+    assert run.counts == {"sent": 1, "unknown": 1, "failed": 1}
+    pending.refresh_from_db()
+    assert (pending.state, pending.retryable, pending.last_error) == (
+        AttemptState.FAILED,
+        True,
+        "Feil passord",
+    )
+    assert (pending.claimed_by, pending.claimed_at) == ("", None)
+    assert pending.finished_at is not None
+    assert _status(pending.basis_id) == BasisStatus.FAILED
+    # The uncertain row waits for HentStatus; the sent one and the other run are left alone.
+    assert TransferAttempt.objects.get(pk=uncertain.pk).state == AttemptState.UNKNOWN
+    assert TransferAttempt.objects.get(pk=sent.pk).state == AttemptState.SENT
+    assert Transfer.objects.get(pk=other.pk).status == "queued"
+    assert set(other.attempts.values_list("state", flat=True)) == {AttemptState.PENDING}
+    assert _status(_attempt(run, 1).basis_id) == BasisStatus.SENDING
+
+    (event,) = AuditEvent.objects.filter(action="visma.transfer_stopped", object_id=str(run.pk))
+    assert event.municipality == kommune_a
+    assert event.data == {"code": "AUTENTISERING", "reason": "Feil passord"}
+    # A second stop of a run that already ended changes nothing and records nothing.
+    delivery._stop_transfer(run.pk, "Noe annet", "ANNET")
+    run.refresh_from_db()
+    assert (run.status, run.stop_reason) == ("stopped", "Feil passord")
+    assert AuditEvent.objects.filter(action="visma.transfer_stopped").count() == 1
+
+
+# --- what one attempt ends in (outcome.Outcome), without a call ---------------------------------
+
+
+def _row(**fields: Any) -> TransferAttempt:
+    return TransferAttempt(basis_id=fields.pop("basis_id", 7), claimed_by="w1", **fields)
+
+
+def test_a_rejected_basis_is_failed_and_refused() -> None:
+    result = outcome.Outcome()
+    a = _row()
+    result.rejected(a, [Melding("UKJENT_VARE", "Varen finnes ikke", "linje[1].varenr")], "AVVIST")
+    assert (result.failed_bases, result.refused_bases, result.sent_bases) == ({7}, {7}, set())
+    assert a.messages == [
+        {"kode": "UKJENT_VARE", "tekst": "Varen finnes ikke", "felt": "linje[1].varenr"}
+    ]
+    assert (a.state, a.retryable, a.claimed_by) == (AttemptState.REJECTED, False, "")
+
+
+def test_retry_later_gives_up_at_the_cap(settings: Any) -> None:
+    settings.VISMA_MAX_SEND_ATTEMPTS = 3
+    now = timezone.now()
+    result = outcome.Outcome(now=now)
+    below, at_cap = _row(basis_id=1, send_count=2), _row(basis_id=2, send_count=3)
+    result.retry_later(below, "503")
+    result.retry_later(at_cap, "503")
+    assert (below.state, below.last_error, below.next_attempt_at) == (
+        AttemptState.PENDING,
+        "503",
+        now,  # backoff is 0 s in these tests
+    )
+    assert (at_cap.state, at_cap.retryable, at_cap.last_error) == (
+        AttemptState.FAILED,
+        True,
+        "Ga opp etter 3 forsøk: 503",
+    )
+    assert result.failed_bases == {2}
+
+
+def test_a_stopped_run_leaves_uncertain_rows_to_hentstatus() -> None:
+    result = outcome.Outcome()
+    uncertain, plain = _row(basis_id=1, status_check_required=True), _row(basis_id=2)
+    result.stopped(uncertain, "Feil passord")
+    result.stopped(plain, "Feil passord")
+    assert (uncertain.state, uncertain.status_check_required, uncertain.last_error) == (
+        AttemptState.UNKNOWN,
+        True,
+        "Feil passord",
+    )
+    assert (plain.state, plain.retryable, plain.last_error) == (
+        AttemptState.FAILED,
+        True,
+        "Feil passord",
+    )
+    assert result.failed_bases == {2}
