@@ -99,10 +99,11 @@ def test_many_bases_move_in_bounded_statements(
 
 def test_named_steps_set_what_their_step_means(kommune_a: Municipality, admin_a: object) -> None:
     basis = factories.basis(kommune_a, status=BasisStatus.RECEIVED)
-    now = timezone.now()
+    now = timezone.now() - timedelta(minutes=5)  # the approval's own time, not the clock's
     assert state.approve([basis.pk], by=admin_a, at=now) == 1
     basis.refresh_from_db()
     assert (basis.status, basis.approved_at, basis.approved_by_id) == ("approved", now, admin_a.pk)  # type: ignore[attr-defined]
+    assert basis.updated_at == now
 
     assert state.mark_sending([basis.pk]) == 1
     assert state.mark_failed([basis.pk], refused=True) == 1
@@ -119,6 +120,12 @@ def test_named_steps_set_what_their_step_means(kommune_a: Municipality, admin_a:
     assert (basis.status, basis.approved_at, basis.refused_by_receiver) == ("received", None, False)
 
     assert state.mark_exported([basis.pk]) == 0  # not approved: left alone
+
+    # Taken back from approved, the basis forgets who approved it.
+    assert state.approve([basis.pk], by=admin_a, at=now) == 1
+    assert state.take_back([basis.pk]) == 1
+    basis.refresh_from_db()
+    assert (basis.status, basis.approved_at, basis.approved_by_id) == ("received", None, None)
 
 
 PRODUCT = ("invoices", "exports", "integrations", "core", "aidn_billing")
