@@ -474,3 +474,15 @@ def test_a_value_no_check_stopped_is_refused_by_the_writer(monkeypatch: pytest.M
         "amount",
     )
     assert finding.message.startswith("Verdi får ikke plass i filen: ")
+
+
+def test_lines_alike_but_for_their_service_are_checked_each() -> None:
+    """The checks are cached per service and amounts; a second service with the same amounts
+    gets its own finding, naming it."""
+    basis = _basis(
+        _line(agresso_article=""), samples.line(2, service_code="HJ", agresso_article="")
+    )
+    assert [f.message for f in agresso_lg04.validate([basis], CLASSIC)] == [
+        "Tjenesten PB mangler artikkel i Agresso",
+        "Tjenesten HJ mangler artikkel i Agresso",
+    ]

@@ -469,3 +469,13 @@ def test_a_value_no_check_stopped_is_refused_by_the_writer(monkeypatch: pytest.M
         "GRUNNLAG",
     )
     assert finding.message.startswith("Verdi får ikke plass i filen: ")
+
+
+def test_lines_alike_but_for_their_service_are_checked_each() -> None:
+    """The checks are cached per service and amounts; a second service with the same amounts
+    gets its own finding, naming it."""
+    basis = _basis(_line(visma_vare=""), samples.line(2, service_code="HJ", visma_vare=""))
+    assert [f.message for f in visma_file.validate([basis], EXTENDED)] == [
+        "Tjenesten PB mangler varenummer i Visma",
+        "Tjenesten HJ mangler varenummer i Visma",
+    ]
