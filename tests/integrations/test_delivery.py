@@ -508,7 +508,8 @@ def test_sweeper_takes_back_only_expired_leases(kommune_a, visma_a, merkantil_a,
     transfer = services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a)
     now = timezone.now()
     dead, busy, test_row, done = (_attempt(transfer, i) for i in range(4))
-    held = {"state": AttemptState.IN_FLIGHT, "claimed_by": "w1", "next_attempt_at": now}
+    an_hour_ago = now - timedelta(hours=1)
+    held = {"state": AttemptState.IN_FLIGHT, "claimed_by": "w1", "next_attempt_at": an_hour_ago}
     _set(dead, **held, claimed_at=now - timedelta(seconds=40))
     _set(busy, **held, claimed_at=now - timedelta(seconds=10))
     _set(test_row, **held, claimed_at=now - timedelta(seconds=40), is_test=True)
@@ -540,7 +541,11 @@ def test_sweeper_takes_back_only_expired_leases(kommune_a, visma_a, merkantil_a,
     )
     assert not test_row.status_check_required
     busy.refresh_from_db()
-    assert (busy.state, busy.claimed_by) == (AttemptState.IN_FLIGHT, "w1")
+    assert (busy.state, busy.claimed_by, busy.next_attempt_at) == (
+        AttemptState.IN_FLIGHT,
+        "w1",
+        an_hour_ago,
+    )
     done.refresh_from_db()
     assert (done.state, done.claimed_by) == (AttemptState.SENT, "w0")
 
@@ -581,10 +586,13 @@ def test_sweeper_finishes_runs_with_nothing_left_and_counts_them(
     )
     busy.attempts.update(state=AttemptState.IN_FLIGHT, claimed_at=timezone.now())
 
-    report = delivery.attempts_sweep()
+    now = timezone.now()
+    report = delivery.attempts_sweep(now=now)
 
     assert report["finished"] == 2
-    assert [Transfer.objects.get(pk=r.pk).status for r in runs] == ["done", "done"]
+    for run in runs:
+        run.refresh_from_db()
+        assert (run.status, run.finished_at, run.counts) == ("done", now, {"sent": 1})
     assert Transfer.objects.get(pk=busy.pk).status == "queued"
 
 
@@ -733,3 +741,40 @@ def test_a_stopped_run_leaves_uncertain_rows_to_hentstatus() -> None:
         "Feil passord",
     )
     assert result.failed_bases == {2}
+
+
+def test_sweeper_fails_what_a_stopped_run_left_pending_without_a_lookup(
+    kommune_a, visma_a, simulator, merkantil_a, wakeups
+):
+    run = services.transfer_start(kommune_a, basis_ids=bulk_bases(kommune_a, 2), actor=merkantil_a)
+    Transfer.objects.filter(pk=run.pk).update(status="stopped")
+
+    report = delivery.attempts_sweep()
+
+    assert report["resolved"] == 0  # nothing was uncertain, so nothing was looked up
+    assert simulator.stats()["calls"].get("HentStatus", 0) == 0
+    run.refresh_from_db()
+    assert run.counts == {"failed": 2}
+
+
+def test_sweeper_keeps_uncertain_rows_when_hentstatus_is_refused(
+    kommune_a, visma_a, simulator, merkantil_a, wakeups
+):
+    """Wrong password while resolving a stopped run: the row stays unknown, released, with the
+    reason, to be looked up again once the settings are fixed."""
+    run = services.transfer_start(kommune_a, basis_ids=bulk_bases(kommune_a, 1), actor=merkantil_a)
+    row = _attempt(run, 0)
+    _set(row, state=AttemptState.UNKNOWN, status_check_required=True)
+    Transfer.objects.filter(pk=run.pk).update(status="stopped")
+    configure(kommune_a, simulator.url, password="wrong-password")
+
+    assert delivery.attempts_sweep()["resolved"] == 1
+
+    row.refresh_from_db()
+    assert (row.state, row.status_check_required, row.claimed_by) == (
+        AttemptState.UNKNOWN,
+        True,
+        "",
+    )
+    assert "passord" in row.last_error
+    assert _status(row.basis_id) == BasisStatus.SENDING
