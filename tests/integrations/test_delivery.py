@@ -14,9 +14,9 @@ from django.utils import timezone
 from integrations import delivery, outcome, services, status
 from integrations.models import AttemptState, BasisVismaStatus, Transfer, TransferAttempt
 from integrations.visma.client import get_client
-from integrations.visma.errors import ClientFault
+from integrations.visma.errors import AuthenticationFailed, ClientFault
 from integrations.visma.mapping import context_for, load
-from integrations.visma.types import Melding, SoapBasis
+from integrations.visma.types import Melding, SoapBasis, StatusResult
 from invoices.identifiers import is_valid_kid
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis
 from invoices.services import invoice_basis_unapprove
@@ -118,7 +118,7 @@ def test_wrong_password_stops_the_run_and_retry_after_fix_sends(
     assert simulator.stats()["stored_total"] == 0
     assert simulator.stats()["calls"].get("SendFakturagrunnlag", 0) <= 1
     event = AuditEvent.objects.get(action="visma.transfer_stopped", object_id=str(transfer.pk))
-    assert event.data["code"]
+    assert event.data["code"] == "HTTP_401"
 
     configure(kommune_a, simulator.url, password=DEMO_PASSWORD)
     retry = run_transfer(services.transfer_retry_failed(transfer, actor=merkantil_a))
@@ -133,8 +133,10 @@ def test_unknown_company_stops_the_run(kommune_a, visma_a, simulator, merkantil_
     configure(kommune_a, simulator.url, selskap="77")
     transfer = run_transfer(services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a))
     assert transfer.status == "stopped"
-    assert "Ukjent selskap" in transfer.stop_reason and "77" in transfer.stop_reason
+    assert transfer.stop_reason.startswith("Ukjent selskap «77»: selskapet finnes ikke i Visma")
     assert states(transfer) == {"failed": 1}
+    event = AuditEvent.objects.get(action="visma.transfer_stopped", object_id=str(transfer.pk))
+    assert event.data["code"] == "UKJENT_SELSKAP"
 
 
 @pytest.mark.parametrize(
@@ -212,6 +214,10 @@ def test_lost_reply_is_not_resent_until_hentstatus_answers(
     run_transfer(transfer)
     assert states(transfer) == {"sent": 10}
     assert simulator.stats()["calls"]["SendFakturagrunnlag"] == 1
+    # Every lookup counts, the refused ones and the one that answered.
+    lookups = simulator.stats()["calls"]["HentStatus"]
+    assert lookups >= 4
+    assert {a.status_checks for a in transfer.attempts.all()} == {lookups}
 
 
 def test_mixed_outcomes_in_one_batch(kommune_a, visma_a, simulator, merkantil_a):
@@ -371,6 +377,7 @@ def test_invalid_request_is_split_to_find_the_bad_basis(
     references = [InvoiceBasis.objects.get(pk=pk).reference for pk in ids]
     calls: list[int] = []
     positions: list[list[int]] = []
+    bunts: list[str] = []
 
     class PickyClient:
         """Visma refusing (UGYLDIG_FORESPORSEL) every call that carries the bad basis."""
@@ -383,6 +390,7 @@ def test_invalid_request_is_split_to_find_the_bad_basis(
 
         def send(self, selskap: str, bunt: str, bases: Any, testmodus: bool) -> Any:
             calls.append(len(bases))
+            bunts.append(bunt)
             positions.append(sorted(references.index(b.referanse) for b in bases))
             if any(b.referanse == bad_reference for b in bases):
                 raise ClientFault("Ugyldig forespørsel", code="UGYLDIG_FORESPORSEL")
@@ -394,7 +402,9 @@ def test_invalid_request_is_split_to_find_the_bad_basis(
 
     assert states(transfer) == {"sent": 7, "rejected": 1}
     bad = transfer.attempts.get(basis_id=ids[5])
-    assert bad.messages[0]["kode"] == "UGYLDIG_FORESPORSEL"
+    assert bad.messages == [
+        {"kode": "UGYLDIG_FORESPORSEL", "tekst": "Ugyldig forespørsel", "felt": ""}
+    ]
     assert bad.send_count == 1
     assert simulator.stats()["stored_unique"] == 7
     assert simulator.stats()["stored_more_than_once"] == []
@@ -403,6 +413,9 @@ def test_invalid_request_is_split_to_find_the_bad_basis(
     assert positions == [
         list(range(8)), [0, 1, 2, 3], [4, 5, 6, 7], [4, 5], [4], [5], [6, 7]
     ]  # fmt: skip
+    # Each half is its own call, named after the call it was split from.
+    first = bunts[0]
+    assert bunts == [first, *(first + s for s in ("a", "b", "ba", "baa", "bab", "bb"))]
 
 
 def test_password_never_in_logs_during_a_failing_send(
@@ -645,6 +658,7 @@ def test_sweeper_resolves_stopped_runs_through_hentstatus(
 def test_stopping_a_run_fails_its_pending_rows_and_nothing_else(
     kommune_a, visma_a, merkantil_a, wakeups
 ):
+    bulk_bases(kommune_a, 5, prefix="DECOY", status=BasisStatus.RECEIVED)  # ids ≠ attempt ids
     ids = bulk_bases(kommune_a, 3, prefix="STOP")
     run = services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a)
     other = services.transfer_start(
@@ -778,3 +792,162 @@ def test_sweeper_keeps_uncertain_rows_when_hentstatus_is_refused(
     )
     assert "passord" in row.last_error
     assert _status(row.basis_id) == BasisStatus.SENDING
+
+
+class StubClient:
+    """A Visma client that answers as told, for replies the simulator does not give."""
+
+    def __init__(self, *, send: Any = None, status: Any = None) -> None:
+        self._send, self._status = send, status
+
+    def send(self, selskap: str, bunt: str, bases: Any, testmodus: bool) -> Any:
+        return self._send(bases)
+
+    def status(self, selskap: str, referanser: list[str]) -> Any:
+        return self._status(referanser)
+
+
+def _raise(error: Exception) -> Any:
+    def call(*_args: Any) -> Any:
+        raise error
+
+    return call
+
+
+def test_a_stop_without_a_code_is_audited_with_the_error_kind(
+    kommune_a, visma_a, merkantil_a, monkeypatch
+):
+    failing = StubClient(send=_raise(AuthenticationFailed("Nei")))
+    monkeypatch.setattr(services, "client_for", lambda vs: failing)
+    transfer = run_transfer(
+        services.transfer_start(kommune_a, basis_ids=bulk_bases(kommune_a, 1), actor=merkantil_a)
+    )
+    assert (transfer.status, transfer.stop_reason) == (
+        "stopped",
+        "Feil brukernavn eller passord: Nei",
+    )
+    event = AuditEvent.objects.get(action="visma.transfer_stopped", object_id=str(transfer.pk))
+    assert event.data == {"code": "AuthenticationFailed", "reason": transfer.stop_reason}
+
+
+def test_another_client_fault_fails_the_bases_without_halving(
+    kommune_a, visma_a, merkantil_a, monkeypatch
+):
+    calls: list[int] = []
+
+    def refuse(bases: Any) -> Any:
+        calls.append(len(bases))
+        raise ClientFault("Bunten er for stor", code="FOR_STOR_BUNT")
+
+    monkeypatch.setattr(services, "client_for", lambda vs: StubClient(send=refuse))
+    ids = bulk_bases(kommune_a, 3)
+    transfer = run_transfer(services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a))
+    assert calls == [3]
+    assert {(a.state, a.retryable, a.last_error) for a in transfer.attempts.all()} == {
+        (AttemptState.FAILED, True, "Bunten er for stor")
+    }
+    assert {_status(pk) for pk in ids} == {BasisStatus.FAILED}
+
+
+def test_an_overloaded_visma_is_retried_without_a_status_lookup(
+    kommune_a, visma_a, simulator, merkantil_a
+):
+    """HTTP 503 says the call was not taken: the row waits for its retry, with no HentStatus."""
+    simulator.set_faults(http_5xx_rate=1.0, operations=["SendFakturagrunnlag"])
+    transfer = services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 1), actor=merkantil_a
+    )
+    claim = delivery._claim(transfer.pk, "w1")
+    assert claim is not None
+    delivery._deliver(claim)
+    (row,) = transfer.attempts.all()
+    assert (row.state, row.status_check_required, row.send_count) == (
+        AttemptState.PENDING,
+        False,
+        1,
+    )
+    assert "503" in row.last_error
+    assert simulator.stats()["calls"].get("HentStatus", 0) == 0
+
+
+def test_an_unknown_company_met_by_hentstatus_stops_the_run(
+    kommune_a, visma_a, simulator, merkantil_a
+):
+    transfer = services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 1), actor=merkantil_a
+    )
+    _set(_attempt(transfer, 0), state=AttemptState.UNKNOWN, status_check_required=True)
+    configure(kommune_a, simulator.url, selskap="77")
+
+    delivery.transfer_process(transfer.pk)
+
+    transfer.refresh_from_db()
+    assert transfer.status == "stopped"
+    assert transfer.stop_reason.startswith("Ukjent selskap «77»: selskapet finnes ikke i Visma")
+    event = AuditEvent.objects.get(action="visma.transfer_stopped", object_id=str(transfer.pk))
+    assert event.data["code"] == "UKJENT_SELSKAP"
+    # Visma may have it: the row waits for a lookup, it is not failed.
+    assert _attempt(transfer, 0).state == AttemptState.UNKNOWN
+
+
+def test_a_failed_lookup_waits_longer_each_time(
+    kommune_a, visma_a, simulator, merkantil_a, settings, monkeypatch
+):
+    settings.VISMA_RETRY_BASE_SECONDS = 10
+    settings.VISMA_RETRY_MAX_SECONDS = 1000
+    monkeypatch.setattr(outcome.random, "uniform", lambda low, high: high)  # no jitter
+    simulator.set_faults(http_5xx_rate=1.0, operations=["HentStatus"])
+    transfer = services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 1), actor=merkantil_a
+    )
+    row = _attempt(transfer, 0)
+    # Looked up three times before; sent once.
+    _set(row, state=AttemptState.UNKNOWN, status_check_required=True, status_checks=3, send_count=1)
+
+    before = timezone.now()
+    delivery.transfer_process(transfer.pk)
+    after = timezone.now()
+
+    row.refresh_from_db()
+    assert (row.state, row.status_checks) == (AttemptState.UNKNOWN, 4)
+    assert row.last_error.startswith("Status kunne ikke hentes: Visma er overbelastet")
+    # The fourth lookup's step: 10 s × 2³, not the send count's 10 s.
+    assert before + timedelta(seconds=80) <= row.next_attempt_at <= after + timedelta(seconds=80)
+
+
+def test_a_status_reply_that_does_not_match_the_question_is_an_error(visma_a):
+    rows = [_row(basis_id=1, reference="R1"), _row(basis_id=2, reference="R2")]
+    one_answer = StubClient(status=lambda refs: [StatusResult(referanse="R1", tilstand="MOTTATT")])
+    with pytest.raises(ValueError):
+        delivery._resolve(one_answer, visma_a, rows, outcome.Outcome())
+
+
+def test_backoff_doubles_from_the_base_up_to_the_cap(settings, monkeypatch):
+    monkeypatch.setattr(outcome.random, "uniform", lambda low, high: (low, high))
+    settings.VISMA_RETRY_BASE_SECONDS = 10
+    settings.VISMA_RETRY_MAX_SECONDS = 100
+    assert [outcome.backoff_seconds(n) for n in (0, 1, 2, 3, 4, 5)] == [
+        (5, 10), (5, 10), (10, 20), (20, 40), (40, 80), (50, 100)
+    ]  # fmt: skip
+    # The exponent stops at 30, so a huge attempt count cannot overflow the float.
+    settings.VISMA_RETRY_BASE_SECONDS = 1
+    settings.VISMA_RETRY_MAX_SECONDS = 10**12
+    assert outcome.backoff_seconds(40) == (2**29, 2**30)
+
+
+def test_waits_start_from_the_outcome_and_grow_with_the_sends(settings, monkeypatch):
+    settings.VISMA_RETRY_BASE_SECONDS = 10
+    settings.VISMA_RETRY_MAX_SECONDS = 1000
+    monkeypatch.setattr(outcome.random, "uniform", lambda low, high: high)
+    now = timezone.now()
+    result = outcome.Outcome(now=now)
+    never_sent, sent_twice = _row(basis_id=1, send_count=0), _row(basis_id=2, send_count=2)
+    retried = _row(basis_id=3, send_count=2, status_check_required=True)
+    result.unknown(never_sent, "?")
+    result.unknown(sent_twice, "?")
+    result.retry_later(retried, "503")
+    assert never_sent.next_attempt_at == now + timedelta(seconds=10)
+    assert sent_twice.next_attempt_at == now + timedelta(seconds=20)
+    assert retried.next_attempt_at == now + timedelta(seconds=20)
+    # A retry is of a call that surely did not arrive: no lookup first.
+    assert not retried.status_check_required
