@@ -79,7 +79,7 @@ CASES: list[tuple[str, Basis, agresso_lg04.AgressoOptions, Sequence[tuple[str, .
         [(E, "quantity_precision", "Antall kan ha høyst to desimaler", "lines[0].quantity")],
     ),
     (
-        "amount is not quantity × price",
+        "amount is not quantity x price",
         _basis(_line(amount_ore=86001)),
         CLASSIC,
         [(E, "amount_mismatch", "Beløpet er ikke antall × enhetspris", "lines[0].amount_ore")],

@@ -98,7 +98,7 @@ CASES: list[tuple[str, Basis, visma_file.VismaFileOptions, list[tuple[str, ...]]
         [(E, "quantity_precision", "Antall kan ha høyst to desimaler", "lines[0].quantity")],
     ),
     (
-        "amount is not quantity × price",
+        "amount is not quantity x price",
         _basis(_line(amount_ore=86001)),
         EXTENDED,
         [(E, "amount_mismatch", "Beløpet er ikke antall × enhetspris", "lines[0].amount_ore")],
@@ -135,7 +135,7 @@ CASES: list[tuple[str, Basis, visma_file.VismaFileOptions, list[tuple[str, ...]]
         [],
     ),
     (
-        "price one øre too negative",
+        "price one ore too negative",
         _basis(
             _line(quantity=Decimal("1.00"), unit_price_ore=-100_000_000, amount_ore=-100_000_000)
         ),
@@ -150,7 +150,7 @@ CASES: list[tuple[str, Basis, visma_file.VismaFileOptions, list[tuple[str, ...]]
         ],
     ),
     (
-        "credit one øre too large for BELØP",
+        "credit one ore too large for BELOP",
         _basis(
             _line(
                 quantity=Decimal("-1000.00"), unit_price_ore=10_000_000, amount_ore=-10_000_000_000
