@@ -486,3 +486,25 @@ def test_lines_alike_but_for_their_service_are_checked_each() -> None:
         "Tjenesten PB mangler artikkel i Agresso",
         "Tjenesten HJ mangler artikkel i Agresso",
     ]
+
+
+def test_the_header_text_template_may_use_every_key() -> None:
+    options = dataclasses.replace(
+        CLASSIC, header_text_template="{unit_code} {period} {period_name} {reference} {unit_name}"
+    )
+    expected = "HJT-NORD 2026-10 oktober 2026 9999-000000020 Hjemmetjenesten sone nord"
+    assert (
+        agresso_lg04.header_text(
+            options,
+            unit_name="Hjemmetjenesten sone nord",
+            unit_code="HJT-NORD",
+            period="2026-10",
+            reference="9999-000000020",
+        )
+        == expected
+    )
+    out = io.BytesIO()
+    agresso_lg04.write([_basis(_line())], options, out, itertools.count(1))
+    out.seek(0)
+    (order,) = readers.read_agresso(out, options)
+    assert order.header_text == expected
