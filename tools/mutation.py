@@ -4,6 +4,7 @@
     .venv/bin/python tools/mutation.py run [TARGET ...] [--max-children N]
     .venv/bin/python tools/mutation.py run --fresh [TARGET ...] # forget earlier results first
     .venv/bin/python tools/mutation.py retest [TARGET ...]      # only the mutants not killed
+    .venv/bin/python tools/mutation.py retest delivery --only _claim_rows --postgres
     .venv/bin/python tools/mutation.py results [TARGET ...]     # counts and survivors again
     .venv/bin/python tools/mutation.py show TARGET MUTANT       # the diff of one mutant
     .venv/bin/python tools/mutation.py clean                    # forget all results
@@ -15,8 +16,8 @@ stays in its folder, so a second `run` only retries mutants whose function chang
 new test may now kill: `retest` runs the survivors again, `run --fresh` everything. Slow (minutes
 to an hour per target) and not part of `./dev.py test` or CI.
 
-Runs on SQLite (DATABASE_URL is dropped), under `nice`, one mutant at a time unless
-`--max-children` says otherwise. A survivor is printed with `documented` when docs/testing.md
+Runs on SQLite (DATABASE_URL is dropped unless `--postgres`), under `nice`, one mutant at a time
+unless `--max-children` says otherwise. A survivor is printed with `documented` when docs/testing.md
 names it (with the sentence why it is equivalent or irrelevant), else with `NEW`.
 """
 
@@ -127,8 +128,9 @@ def prepare(name: str) -> Path:
     return folder
 
 
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PYTEST_SKIP_SUMMARY"}}
+def environment(*, postgres: bool = False) -> dict[str, str]:
+    dropped = {"PYTEST_SKIP_SUMMARY"} | (set() if postgres else {"DATABASE_URL"})
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.pop("REQUIRE_ALL_SERVICES", None)
     env["DJANGO_ENV"] = "test"
     # tests/conftest.py: no deadlines and a fixed seed, so a mutant is killed by what it
@@ -137,11 +139,13 @@ def environment() -> dict[str, str]:
     return env
 
 
-def mutmut(folder: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+def mutmut(
+    folder: Path, *args: str, capture: bool = False, postgres: bool = False
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["nice", "-n", "10", str(PY), "-m", "mutmut", *args],
         cwd=folder,
-        env=environment(),
+        env=environment(postgres=postgres),
         text=True,
         capture_output=capture,
         check=False,
@@ -222,6 +226,12 @@ def main() -> int:
     parser.add_argument("--max-children", type=int, default=1)
     parser.add_argument("--diff", action="store_true", help="print each survivor's diff")
     parser.add_argument("--fresh", action="store_true", help="run: forget earlier results")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="keep DATABASE_URL (one mutant at a time: the children share one test database)",
+    )
+    parser.add_argument("--only", default="", help="retest: only mutants whose name has this")
     args = parser.parse_intermixed_args()
     if not PY.exists():
         print("No .venv: run ./dev.py test --co -q once first.", file=sys.stderr)
@@ -242,6 +252,9 @@ def main() -> int:
             if args.fresh:
                 shutil.rmtree(WORK / name, ignore_errors=True)
             mutants = not_killed(name) if args.command == "retest" else []
+            mutants = [m for m in mutants if args.only in m]
+            if args.postgres:
+                args.max_children = 1
             if args.command == "retest" and not mutants:
                 print(f"== {name}: nothing to retest")
                 continue
@@ -249,7 +262,12 @@ def main() -> int:
             started = time.monotonic()
             print(f"== {name}: mutmut {args.command} in {folder.relative_to(ROOT)}", flush=True)
             code = mutmut(
-                folder, "run", "--max-children", str(args.max_children), *mutants
+                folder,
+                "run",
+                "--max-children",
+                str(args.max_children),
+                *mutants,
+                postgres=args.postgres,
             ).returncode
             print(f"== {name}: exit {code}, {time.monotonic() - started:.0f} s wall", flush=True)
         print(f"== {name}")
