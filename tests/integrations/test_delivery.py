@@ -12,11 +12,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations import delivery, outcome, services, status
-from integrations.models import AttemptState, BasisVismaStatus, Transfer, TransferAttempt
+from integrations.crypto import SecretUnreadable
+from integrations.models import (
+    AttemptState,
+    BasisVismaStatus,
+    Transfer,
+    TransferAttempt,
+    VismaSettings,
+)
 from integrations.visma.client import get_client
-from integrations.visma.errors import AuthenticationFailed, ClientFault
+from integrations.visma.errors import AuthenticationFailed, ClientFault, ConfigurationError
 from integrations.visma.mapping import context_for, load
-from integrations.visma.types import Melding, SoapBasis, StatusResult
+from integrations.visma.types import Melding, SendResult, SoapBasis, StatusResult
 from invoices.identifiers import is_valid_kid
 from invoices.models import AuditEvent, BasisStatus, InvoiceBasis
 from invoices.services import invoice_basis_unapprove
@@ -951,3 +958,231 @@ def test_waits_start_from_the_outcome_and_grow_with_the_sends(settings, monkeypa
     assert retried.next_attempt_at == now + timedelta(seconds=20)
     # A retry is of a call that surely did not arrive: no lookup first.
     assert not retried.status_check_required
+
+
+# --- the protocol's other branches, one by one ---------------------------------------------------
+
+
+def _one_basis_transfer(
+    kommune_a: Any, actor: Any, *, test: bool = False, prefix: str = "BULK"
+) -> Transfer:
+    return services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 1, prefix=prefix), actor=actor, test=test
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason", "code"),
+    [
+        ("disabled", "Integrasjonen til Visma er slått av.", "DEAKTIVERT"),
+        ("secret", "Passordet kan ikke leses", "NOKKEL"),
+        ("config", "Fant ikke tjenesten", "HTTP_404"),
+    ],
+)
+def test_a_run_that_cannot_reach_visma_stops_before_any_call(
+    kommune_a, visma_a, simulator, merkantil_a, monkeypatch, setup, reason, code
+):
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    if setup == "disabled":
+        VismaSettings.objects.filter(pk=visma_a.pk).update(enabled=False)
+    else:
+        error = (
+            SecretUnreadable(reason) if setup == "secret" else ConfigurationError(reason, code=code)
+        )
+        monkeypatch.setattr(services, "client_for", _raise(error))
+
+    delivery.transfer_process(transfer.pk)
+
+    transfer.refresh_from_db()
+    assert (transfer.status, transfer.stop_reason) == ("stopped", reason)
+    event = AuditEvent.objects.get(action="visma.transfer_stopped", object_id=str(transfer.pk))
+    assert event.data == {"code": code, "reason": reason}
+    assert states(transfer) == {"failed": 1}
+    assert simulator.stats()["calls"].get("SendFakturagrunnlag", 0) == 0
+
+
+def test_a_basis_that_is_gone_fails_for_good(kommune_a, visma_a, merkantil_a, monkeypatch):
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    monkeypatch.setattr(delivery.mapping, "load", lambda ids, context: {})
+    run_transfer(transfer)
+    (row,) = transfer.attempts.all()
+    assert (row.state, row.retryable, row.last_error) == (
+        AttemptState.FAILED,
+        False,
+        "Grunnlaget finnes ikke lenger.",
+    )
+
+
+@pytest.mark.parametrize("test", [False, True])
+def test_unexpected_trouble_leaves_real_rows_to_hentstatus(
+    kommune_a, visma_a, merkantil_a, superbruker_a, monkeypatch, test
+):
+    transfer = _one_basis_transfer(kommune_a, superbruker_a if test else merkantil_a, test=test)
+    monkeypatch.setattr(delivery.mapping, "load", _raise(RuntimeError("bug")))
+    claim = delivery._claim(transfer.pk, "w1")
+    assert claim is not None
+    with pytest.raises(RuntimeError):
+        delivery._deliver(claim)
+    (row,) = transfer.attempts.all()
+    if test:  # a test transfer stores nothing: simply try again
+        assert (row.state, row.last_error) == (AttemptState.PENDING, "Uventet feil under sending")
+    else:
+        assert (row.state, row.status_check_required, row.last_error) == (
+            AttemptState.UNKNOWN,
+            True,
+            "Uventet feil under sending; status hentes fra Visma.",
+        )
+    assert row.claimed_by == ""
+
+
+def test_a_row_at_the_send_cap_is_failed_instead_of_sent(
+    kommune_a, visma_a, simulator, merkantil_a, settings
+):
+    settings.VISMA_MAX_SEND_ATTEMPTS = 3
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    transfer.attempts.update(send_count=3)
+    run_transfer(transfer)
+    (row,) = transfer.attempts.all()
+    assert (row.state, row.retryable, row.last_error, row.send_count) == (
+        AttemptState.FAILED,
+        True,
+        "For mange forsøk.",
+        3,
+    )
+    assert simulator.stats()["calls"].get("SendFakturagrunnlag", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("test", "reply", "state", "message"),
+    [
+        (False, "VALIDERT", AttemptState.UNKNOWN, "Uventet svar fra Visma: VALIDERT"),
+        (True, "MOTTATT", AttemptState.FAILED, "Uventet svar i testmodus: MOTTATT"),
+    ],
+)
+def test_a_reply_the_contract_does_not_allow_is_not_guessed(
+    kommune_a, visma_a, merkantil_a, superbruker_a, monkeypatch, test, reply, state, message
+):
+    transfer = _one_basis_transfer(kommune_a, superbruker_a if test else merkantil_a, test=test)
+    answer = StubClient(send=lambda bases: [SendResult(b.referanse, reply) for b in bases])
+    monkeypatch.setattr(services, "client_for", lambda vs: answer)
+    claim = delivery._claim(transfer.pk, "w1")
+    assert claim is not None
+    delivery._deliver(claim)
+    (row,) = transfer.attempts.all()
+    assert (row.state, row.last_error) == (state, message)
+    assert row.status_check_required is (state == AttemptState.UNKNOWN)
+
+
+def test_a_send_reply_for_fewer_bases_than_sent_is_an_error(
+    kommune_a, visma_a, merkantil_a, monkeypatch
+):
+    transfer = services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 2), actor=merkantil_a
+    )
+    short = StubClient(send=lambda bases: [SendResult(bases[0].referanse, "MOTTATT")])
+    monkeypatch.setattr(services, "client_for", lambda vs: short)
+    claim = delivery._claim(transfer.pk, "w1")
+    assert claim is not None
+    with pytest.raises(ValueError):
+        delivery._deliver(claim)
+    # The answered one is recorded; the other may be stored too: it waits for a lookup.
+    assert states(transfer) == {"sent": 1, "unknown": 1}
+
+
+def test_a_lost_reply_waits_the_settling_delay(
+    kommune_a, visma_a, simulator, merkantil_a, settings
+):
+    settings.VISMA_STATUS_SETTLE_SECONDS = 30
+    simulator.set_faults(drop_reply_rate=1.0, operations=["SendFakturagrunnlag"])
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    before = timezone.now()
+    claim = delivery._claim(transfer.pk, "w1")
+    assert claim is not None
+    delivery._deliver(claim)
+    (row,) = transfer.attempts.all()
+    assert row.state == AttemptState.UNKNOWN
+    assert row.last_error.startswith("Svaret fra Visma gikk tapt: ")
+    assert row.last_error.endswith(" Status hentes før noe sendes på nytt.")
+    assert row.next_attempt_at >= before + timedelta(seconds=30)
+
+
+def test_what_a_send_records_on_its_rows_and_run(kommune_a, visma_a, simulator, merkantil_a):
+    """A 503, then a send that is taken: the first send's time stays, the error is cleared, the
+    call is timed, and the finished run says what it did."""
+    simulator.set_faults(http_5xx_rate=1.0, operations=["SendFakturagrunnlag"])
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    claim = delivery._claim(transfer.pk, "w1")
+    assert claim is not None
+    delivery._deliver(claim)
+    (row,) = transfer.attempts.all()
+    first = row.first_sent_at
+    assert first is not None and row.last_sent_at == first and row.last_call_ms is not None
+
+    simulator.set_faults(http_5xx_rate=0)
+    transfer = run_transfer(transfer)
+    row.refresh_from_db()
+    assert (row.state, row.last_error, row.send_count) == (AttemptState.SENT, "", 2)
+    assert row.first_sent_at == first < row.last_sent_at
+    assert row.finished_at is not None and not row.status_check_required
+    assert 0 <= row.last_call_ms < 60_000
+    assert simulator.stats()["calls"].get("HentStatus", 0) == 0  # MOTTATT needs no lookup
+    assert transfer.started_at is not None and transfer.finished_at is not None
+    event = AuditEvent.objects.get(action="visma.transfer_finished", object_id=str(transfer.pk))
+    assert event.municipality == kommune_a
+    assert event.data == {"test": False, "status": "done", "counts": {"sent": 1}}
+
+
+def test_a_worker_out_of_time_hands_the_run_on(kommune_a, visma_a, simulator, merkantil_a, wakeups):
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    delivery.transfer_process(transfer.pk, time_budget=-1)
+    assert wakeups == [(transfer.pk, 1, None)]
+    assert states(transfer) == {"pending": 1}
+
+
+def test_settle_finishes_only_its_own_run(kommune_a, visma_a, merkantil_a, wakeups):
+    done = _one_basis_transfer(kommune_a, merkantil_a)
+    done.attempts.update(state=AttemptState.SENT)
+    _one_basis_transfer(kommune_a, merkantil_a, prefix="OTHER")  # another run, still pending
+    delivery._settle(done.pk)
+    assert Transfer.objects.get(pk=done.pk).status == "done"
+
+
+def test_settle_leaves_rows_in_flight_to_their_worker(kommune_a, visma_a, merkantil_a, wakeups):
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    transfer.attempts.update(state=AttemptState.IN_FLIGHT, claimed_by="w1")
+    delivery._settle(transfer.pk)
+    assert wakeups == []
+    assert Transfer.objects.get(pk=transfer.pk).wake_at is None
+
+
+def test_settle_schedules_one_wake_up_for_the_earliest_retry(
+    kommune_a, visma_a, merkantil_a, wakeups
+):
+    transfer = services.transfer_start(
+        kommune_a, basis_ids=bulk_bases(kommune_a, 2), actor=merkantil_a
+    )
+    due = timezone.now() + timedelta(seconds=40)
+    transfer.attempts.update(next_attempt_at=due)
+    _set(_attempt(transfer, 1), next_attempt_at=due + timedelta(seconds=60))
+    delivery._settle(transfer.pk)
+    delivery._settle(transfer.pk)  # a second worker finds the wake-up already set
+    transfer.refresh_from_db()
+    assert transfer.wake_at == due
+    ((pk, copies, countdown),) = wakeups
+    assert (pk, copies) == (transfer.pk, 1)
+    assert countdown is not None and 35 < countdown <= 40
+
+
+def test_settle_fails_what_a_run_stopped_meanwhile_left_pending(
+    kommune_a, visma_a, merkantil_a, wakeups
+):
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    Transfer.objects.filter(pk=transfer.pk).update(status="stopped")
+    delivery._settle(transfer.pk)
+    (row,) = transfer.attempts.all()
+    assert (row.state, row.last_error) == (
+        AttemptState.FAILED,
+        "Overføringen ble stoppet før grunnlaget ble sendt.",
+    )
+    assert row.finished_at is not None
+    assert Transfer.objects.get(pk=transfer.pk).counts == {"failed": 1}
