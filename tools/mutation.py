@@ -73,8 +73,12 @@ TARGETS: dict[str, Target] = {
             "tests/test_switch_municipality.py",
         ),
     ),
+    "state": Target(
+        ("invoices/state.py",),
+        ("tests/test_state.py",),
+    ),
     "delivery": Target(
-        ("integrations/delivery.py", "integrations/outcome.py", "invoices/state.py"),
+        ("integrations/delivery.py", "integrations/outcome.py"),
         (
             "tests/test_state.py",
             "tests/integrations/test_delivery.py",
