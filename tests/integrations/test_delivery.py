@@ -607,12 +607,14 @@ def test_sweeper_finishes_runs_with_nothing_left_and_counts_them(
     busy.attempts.update(state=AttemptState.IN_FLIGHT, claimed_at=timezone.now())
 
     now = timezone.now()
+    Transfer.objects.filter(pk__in=[r.pk for r in runs]).update(wake_at=now)
     report = delivery.attempts_sweep(now=now)
 
     assert report["finished"] == 2
     for run in runs:
         run.refresh_from_db()
         assert (run.status, run.finished_at, run.counts) == ("done", now, {"sent": 1})
+        assert run.wake_at is None
     assert Transfer.objects.get(pk=busy.pk).status == "queued"
 
 
@@ -977,6 +979,12 @@ def _one_basis_transfer(
         ("disabled", "Integrasjonen til Visma er slått av.", "DEAKTIVERT"),
         ("secret", "Passordet kan ikke leses", "NOKKEL"),
         ("config", "Fant ikke tjenesten", "HTTP_404"),
+        (
+            "company",
+            "Ukjent selskap «1»: selskapet finnes ikke i Visma, eller brukeren har ikke tilgang "
+            "til det. (Nei)",
+            "UKJENT_SELSKAP",
+        ),
     ],
 )
 def test_a_run_that_cannot_reach_visma_stops_before_any_call(
@@ -986,10 +994,12 @@ def test_a_run_that_cannot_reach_visma_stops_before_any_call(
     if setup == "disabled":
         VismaSettings.objects.filter(pk=visma_a.pk).update(enabled=False)
     else:
-        error = (
-            SecretUnreadable(reason) if setup == "secret" else ConfigurationError(reason, code=code)
-        )
-        monkeypatch.setattr(services, "client_for", _raise(error))
+        errors = {
+            "secret": SecretUnreadable(reason),
+            "config": ConfigurationError(reason, code=code),
+            "company": ClientFault("Nei", code=code),
+        }
+        monkeypatch.setattr(services, "client_for", _raise(errors[setup]))
 
     delivery.transfer_process(transfer.pk)
 
@@ -1161,9 +1171,12 @@ def test_settle_schedules_one_wake_up_for_the_earliest_retry(
     transfer = services.transfer_start(
         kommune_a, basis_ids=bulk_bases(kommune_a, 2), actor=merkantil_a
     )
+    other = _one_basis_transfer(kommune_a, merkantil_a, prefix="OTHER")
     due = timezone.now() + timedelta(seconds=40)
     transfer.attempts.update(next_attempt_at=due)
     _set(_attempt(transfer, 1), next_attempt_at=due + timedelta(seconds=60))
+    # A wake-up set for later than needed is moved to the earliest retry.
+    Transfer.objects.filter(pk=transfer.pk).update(wake_at=due + timedelta(hours=1))
     delivery._settle(transfer.pk)
     delivery._settle(transfer.pk)  # a second worker finds the wake-up already set
     transfer.refresh_from_db()
@@ -1171,12 +1184,56 @@ def test_settle_schedules_one_wake_up_for_the_earliest_retry(
     ((pk, copies, countdown),) = wakeups
     assert (pk, copies) == (transfer.pk, 1)
     assert countdown is not None and 35 < countdown <= 40
+    assert Transfer.objects.get(pk=other.pk).wake_at is None
+
+
+def test_settle_wakes_at_once_for_a_retry_already_due(kommune_a, visma_a, merkantil_a, wakeups):
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    transfer.attempts.update(next_attempt_at=timezone.now() - timedelta(seconds=5))
+    delivery._settle(transfer.pk)
+    assert wakeups == [(transfer.pk, 1, None)]
+
+
+def test_a_call_is_timed_in_milliseconds(monkeypatch):
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: 101.5)
+    row = _row()
+    delivery._record_call_ms([(row, None)], started=100.0)  # type: ignore[list-item]
+    assert row.last_call_ms == 1500
+
+
+def test_a_worker_stores_the_runs_counts_as_it_goes(
+    kommune_a, visma_a, simulator, merkantil_a, monkeypatch
+):
+    monkeypatch.setattr(delivery, "_counts_refreshed", {})
+    transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    claim = delivery._claim(transfer.pk, "w1")
+    assert claim is not None
+    delivery._deliver(claim)
+    assert Transfer.objects.get(pk=transfer.pk).counts == {"sent": 1}
+
+
+def test_rows_refused_alike_keep_their_own_messages(kommune_a, visma_a, merkantil_a, monkeypatch):
+    ids = bulk_bases(kommune_a, 2)
+    codes = iter(["UKJENT_VARE", "UGYLDIG_BELOP"])
+    refuse = StubClient(
+        send=lambda bases: [
+            SendResult(b.referanse, "AVVIST", meldinger=(Melding(next(codes), "Nei"),))
+            for b in bases
+        ]
+    )
+    monkeypatch.setattr(services, "client_for", lambda vs: refuse)
+    transfer = run_transfer(services.transfer_start(kommune_a, basis_ids=ids, actor=merkantil_a))
+    assert [a.messages for a in transfer.attempts.order_by("id")] == [
+        [{"kode": "UKJENT_VARE", "tekst": "Nei", "felt": ""}],
+        [{"kode": "UGYLDIG_BELOP", "tekst": "Nei", "felt": ""}],
+    ]
 
 
 def test_settle_fails_what_a_run_stopped_meanwhile_left_pending(
     kommune_a, visma_a, merkantil_a, wakeups
 ):
     transfer = _one_basis_transfer(kommune_a, merkantil_a)
+    _one_basis_transfer(kommune_a, merkantil_a, prefix="OTHER")  # still active
     Transfer.objects.filter(pk=transfer.pk).update(status="stopped")
     delivery._settle(transfer.pk)
     (row,) = transfer.attempts.all()
