@@ -235,7 +235,11 @@ def main() -> int:
         action="store_true",
         help="keep DATABASE_URL (one mutant at a time: the children share one test database)",
     )
-    parser.add_argument("--only", default="", help="retest: only mutants whose name has this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="retest: only mutants whose name has one of these (comma-separated)",
+    )
     args = parser.parse_intermixed_args()
     if not PY.exists():
         print("No .venv: run ./dev.py test --co -q once first.", file=sys.stderr)
@@ -256,7 +260,7 @@ def main() -> int:
             if args.fresh:
                 shutil.rmtree(WORK / name, ignore_errors=True)
             mutants = not_killed(name) if args.command == "retest" else []
-            mutants = [m for m in mutants if args.only in m]
+            mutants = [m for m in mutants if any(part in m for part in args.only.split(","))]
             if args.postgres:
                 args.max_children = 1
             if args.command == "retest" and not mutants:
