@@ -16,12 +16,19 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from invoices.models import Municipality, Role
 from tests import factories
 from tests.skip_summary import pytest_terminal_summary  # noqa: F401  (the hook, registered here)
 
 REQUIRE_ALL = os.environ.get("REQUIRE_ALL_SERVICES", "") in {"1", "true", "yes"}
+
+# The mutation run (tools/mutation.py, docs/testing.md) sets HYPOTHESIS_PROFILE=mutation: no
+# deadline, so a busy machine cannot kill a mutant, and a fixed seed, so a run can be repeated.
+hypothesis_settings.register_profile("mutation", deadline=None, derandomize=True)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 def require_service(name: str, available: bool, why: str = "") -> None:

@@ -12,6 +12,7 @@ from invoices.identifiers import (
     IdKind,
     InvalidIdentifier,
     is_valid_kid,
+    is_valid_national_id,
     kid_mod10_check_digit,
     kid_mod11_check_digit,
     mask_national_id,
@@ -106,6 +107,8 @@ VARIANTS = {
     "H-nummer": (0, 40, HNR, False),
     "Tenor": (0, 80, FNR, True),
     "Tenor D-nummer": (40, 80, DNR, True),
+    # Dolly's synthetic D-numbers: both offsets; the day's offset decides the kind.
+    "D-nummer, month + 40": (40, 40, DNR, False),
 }
 
 
@@ -247,3 +250,130 @@ def test_kid_examples() -> None:
     assert is_valid_kid("00012345202601-")
     assert not is_valid_kid("12345675")
     assert not is_valid_kid("1")
+
+
+def test_is_valid_national_id_answers_what_validate_decides() -> None:
+    assert is_valid_national_id("15899010059", allow_synthetic=True)
+    assert not is_valid_national_id("15899010059", allow_synthetic=False)  # Tenor, test data off
+    assert is_valid_national_id("15499010076", allow_synthetic=False)  # H-nummer
+    assert not is_valid_national_id("15899010050", allow_synthetic=True)
+
+
+def _number_for(nine_prefix: str) -> str:
+    """A valid number for the first eight digits, with the first individual digit that gives
+    both check digits (computed here, classic rule)."""
+    for last in "0123456789":
+        number = with_check_digits(nine_prefix + last, 0)
+        if number is not None:
+            return number
+    raise AssertionError(f"no valid number starts with {nine_prefix}")
+
+
+@pytest.mark.parametrize("yy", range(100))
+def test_29_february_exists_only_in_leap_years(yy: int) -> None:
+    """The century is not in the number: 29.02.yy is a real day if 1900 + yy or 2000 + yy is a
+    leap year, which is every fourth yy (00 through 2000)."""
+    number = _number_for(f"2982{yy:02d}00")
+    if yy % 4 == 0:
+        assert validate_national_id(number, allow_synthetic=True).kind == FNR
+    else:
+        with pytest.raises(InvalidIdentifier) as exc:
+            validate_national_id(number, allow_synthetic=True)
+        assert exc.value.code == "invalid_date"
+
+
+# What the care system and billing staff read for each refusal (the intake API passes it on).
+REFUSALS = [
+    ("1589901005", "invalid_format", "Fødselsnummer må være 11 siffer"),
+    ("15899010050", "invalid_checksum", "Fødselsnummeret har feil kontrollsiffer"),  # K2
+    ("15499010009", "invalid_checksum", "Fødselsnummeret har feil kontrollsiffer"),  # K1
+    ("31429010031", "invalid_date", "Fødselsnummeret har ingen gyldig dato"),
+]
+
+
+@pytest.mark.parametrize(("number", "code", "message"), REFUSALS)
+def test_each_refusal_has_its_code_and_bokmal_message(number: str, code: str, message: str) -> None:
+    with pytest.raises(InvalidIdentifier) as exc:
+        validate_national_id(number, allow_synthetic=True)
+    assert (exc.value.code, exc.value.message, str(exc.value)) == (code, message, message)
+
+
+def test_synthetic_refusal_message() -> None:
+    with pytest.raises(InvalidIdentifier) as exc:
+        validate_national_id("15899010059", allow_synthetic=False)
+    message = "Syntetiske testnumre er ikke tillatt i denne installasjonen"
+    assert (exc.value.code, exc.value.message, str(exc.value)) == ("synthetic_id", message, message)
+
+
+@pytest.mark.parametrize(
+    ("number", "code", "message"),
+    [
+        ("98807791", "invalid_format", "Organisasjonsnummer må være 9 siffer"),
+        ("9880779170", "invalid_format", "Organisasjonsnummer må være 9 siffer"),
+        ("98807791a", "invalid_format", "Organisasjonsnummer må være 9 siffer"),
+        ("９８８０７７９１７", "invalid_format", "Organisasjonsnummer må være 9 siffer"),
+        ("988077918", "invalid_checksum", "Organisasjonsnummeret har feil kontrollsiffer"),
+    ],
+)
+def test_org_number_refusals(number: str, code: str, message: str) -> None:
+    with pytest.raises(InvalidIdentifier) as exc:
+        validate_org_number(number)
+    assert (exc.value.code, str(exc.value)) == (code, message)
+
+
+# --- KID: check digits computed here from spec/identifiers.md, compared with the product's ------
+
+
+def luhn_digit(body: str) -> str:
+    total = 0
+    for position, ch in enumerate(reversed(body)):
+        doubled = int(ch) * (2 if position % 2 == 0 else 1)
+        total += doubled // 10 + doubled % 10
+    return str(-total % 10)
+
+
+def mod11_digit(body: str) -> str:
+    total = sum(int(ch) * (2 + position % 6) for position, ch in enumerate(reversed(body)))
+    return {11: "0", 10: "-"}.get(11 - total % 11, str(11 - total % 11))
+
+
+def test_the_kid_helpers_reproduce_the_spec_examples() -> None:
+    assert luhn_digit("1234567") == "4"
+    assert mod11_digit("4601000123") == "4"
+    assert mod11_digit("00012345202601") == "-"
+
+
+@given(st.text("0123456789", min_size=1, max_size=24))
+def test_kid_check_digits_follow_the_spec(body: str) -> None:
+    assert kid_mod10_check_digit(body) == luhn_digit(body)
+    assert kid_mod11_check_digit(body) == mod11_digit(body)
+    assert is_valid_kid(body + luhn_digit(body))
+    assert is_valid_kid(body + mod11_digit(body))
+
+
+def test_kid_check_digits_zero() -> None:
+    # A sum that is a multiple of 10 (MOD10) or of 11 (MOD11) gives 0, not 10 or 11.
+    assert kid_mod10_check_digit("0") == "0" == luhn_digit("0")
+    assert kid_mod10_check_digit("19") == "0" == luhn_digit("19")
+    assert kid_mod11_check_digit("0") == "0" == mod11_digit("0")
+    assert kid_mod11_check_digit("014") == "0" == mod11_digit("014")
+
+
+def test_kid_length_is_2_to_25() -> None:
+    for length, accepted in ((1, False), (2, True), (25, True), (26, False)):
+        body = ("1234567890" * 3)[: length - 1]
+        kid = body + luhn_digit(body) if body else "0"
+        assert is_valid_kid(kid) is accepted, kid
+
+
+@pytest.mark.parametrize(
+    "kid",
+    [
+        "12a45674",  # a letter in the body
+        "1234567x",  # a letter as check digit
+        "１２３４５６７４",  # full-width digits pass str.isdigit but are no KID
+        "-4",  # the MOD11 sign belongs at the end only
+    ],
+)
+def test_kid_that_is_not_digits_is_refused(kid: str) -> None:
+    assert not is_valid_kid(kid)

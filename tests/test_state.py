@@ -111,10 +111,11 @@ def test_the_statements_do_not_grow_with_the_bases(kommune_a: Municipality) -> N
 
 def test_named_steps_set_what_their_step_means(kommune_a: Municipality, admin_a: object) -> None:
     basis = factories.basis(kommune_a, status=BasisStatus.RECEIVED)
-    now = timezone.now()
+    now = timezone.now() - timedelta(minutes=5)  # the approval's own time, not the clock's
     assert state.approve([basis.pk], by=admin_a, at=now) == 1
     basis.refresh_from_db()
     assert (basis.status, basis.approved_at, basis.approved_by_id) == ("approved", now, admin_a.pk)  # type: ignore[attr-defined]
+    assert basis.updated_at == now
 
     assert state.mark_sending([basis.pk]) == 1
     assert state.mark_failed([basis.pk], refused=True) == 1
@@ -131,6 +132,12 @@ def test_named_steps_set_what_their_step_means(kommune_a: Municipality, admin_a:
     assert (basis.status, basis.approved_at, basis.refused_by_receiver) == ("received", None, False)
 
     assert state.mark_exported([basis.pk]) == 0  # not approved: left alone
+
+    # Taken back from approved, the basis forgets who approved it.
+    assert state.approve([basis.pk], by=admin_a, at=now) == 1
+    assert state.take_back([basis.pk]) == 1
+    basis.refresh_from_db()
+    assert (basis.status, basis.approved_at, basis.approved_by_id) == ("received", None, None)
 
 
 PRODUCT = ("invoices", "exports", "integrations", "core", "aidn_billing")
@@ -175,3 +182,36 @@ def test_the_guard_sees_a_status_write(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert sorted(_status_writes(planted, tmp_path)) == ["planted.py:2", "planted.py:3"]
+
+
+def test_only_the_given_bases_move(kommune_a: Municipality) -> None:
+    """By ids and by queryset alike: another basis in the same status is not touched."""
+    given, other = (factories.basis(kommune_a, status=BasisStatus.SENDING) for _ in range(2))
+    assert state.mark_sent([given.pk]) == 1
+    assert InvoiceBasis.objects.get(pk=other.pk).status == BasisStatus.SENDING
+
+    received = factories.basis(kommune_a, status=BasisStatus.RECEIVED)
+    mixed = InvoiceBasis.objects.filter(pk__in=[other.pk, received.pk])
+    assert state.transition(mixed, frm=BasisStatus.SENDING, to=BasisStatus.FAILED) == 1
+    assert InvoiceBasis.objects.get(pk=other.pk).status == BasisStatus.FAILED
+    assert InvoiceBasis.objects.get(pk=received.pk).status == BasisStatus.RECEIVED
+
+
+def test_a_failure_is_not_a_refusal_unless_said(kommune_a: Municipality) -> None:
+    basis = factories.basis(kommune_a, status=BasisStatus.SENDING)
+    assert state.mark_failed([basis.pk]) == 1
+    basis.refresh_from_db()
+    assert (basis.status, basis.refused_by_receiver) == (BasisStatus.FAILED, False)
+
+
+def test_a_refused_transition_names_itself() -> None:
+    with pytest.raises(state.TransitionRefused) as exc:
+        state.transition(
+            [],
+            frm=(BasisStatus.APPROVED, BasisStatus.SENT, BasisStatus.EXPORTED),
+            to=BasisStatus.RECEIVED,
+        )
+    assert str(exc.value) == "sent, exported → received"
+    with pytest.raises(state.TransitionRefused) as exc:
+        state.transition([], frm=(), to=BasisStatus.RECEIVED)
+    assert str(exc.value) == "(none) → received"

@@ -154,7 +154,8 @@ def test_intake_accepts_only_the_tie_rounded_away_from_zero(tie: tuple[int, int]
 
 
 def test_amount_for_refuses_a_third_decimal() -> None:
-    with pytest.raises(ValueError):
+    # The message names the quantity, so whoever meets the error knows which value was wrong.
+    with pytest.raises(ValueError, match=r"^quantity 1\.005 has more than two decimals$"):
         amount_for_quantity(Decimal("1.005"), 100)
 
 
