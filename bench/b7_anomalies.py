@@ -212,13 +212,13 @@ def measure(municipality: Any, period: str) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> list[Result]:
-    from bench.b1_render import copy_baseline
-    from bench.db import Month, bench_municipality, largest_size, require_postgres
+def month_with_history(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The largest month in `PERIOD` and its 12 months of history, made once per bench database
+    (B5o's overview reads the same months)."""
+    from bench.db import Month, bench_municipality, largest_size
     from invoices import demo_data
     from invoices.models import InvoiceBasis
 
-    require_postgres("B7")
     size = largest_size(args)
     municipality = bench_municipality()
     loaded = time.perf_counter()
@@ -236,6 +236,17 @@ def run(args: argparse.Namespace) -> list[Result]:
         lines=demo_data.SIZES[size].lines,
         load_seconds=load_seconds,
     )
+    return month, history
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    from bench.b1_render import copy_baseline
+    from bench.db import require_postgres
+    from invoices.models import InvoiceBasis
+
+    require_postgres("B7")
+    month, history = month_with_history(args)
+    municipality, size, load_seconds = month.municipality, month.size, month.load_seconds
     baseline = copy_baseline(month)
     report = measure(municipality, PERIOD)
     ratio = report["seconds"] / baseline["seconds"]
