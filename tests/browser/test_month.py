@@ -1,0 +1,178 @@
+"""A billing month as the clerk sees it in Chromium: the overview's charts and tables against the
+data, acknowledging a warning, searching by fødselsnummer, the Kontrollrapport's files, sending
+one unit to Visma, and a transfer page that ends right without a reload.
+
+Every national id here is synthetic (tests/factories.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db.models import Count, Sum
+
+from invoices.models import (
+    BasisStatus,
+    InvoiceBasis,
+    InvoiceLine,
+    Municipality,
+)
+from tests import factories
+
+pytestmark = pytest.mark.integration
+
+DIMS = {"ansvar": "3100", "tjeneste": "25300", "prosjekt": "9"}
+
+
+def kroner(ore: int) -> str:
+    """Øre as the pages write money, with plain spaces: 1187550 → '11 875,50 kr'. Written here
+    again rather than taken from the app, so a wrong filter cannot agree with itself."""
+    sign = "−" if ore < 0 else ""
+    whole, part = divmod(abs(ore), 100)
+    return f"{sign}{whole:,}".replace(",", " ") + f",{part:02d} kr"
+
+
+def plain(text: str) -> str:
+    return " ".join(text.replace("\u00a0", " ").split())
+
+
+def cells(page: Any, selector: str) -> list[list[str]]:
+    """The body rows of a table as lists of cell texts, spaces made plain."""
+    rows = page.eval_on_selector_all(
+        f"{selector} tbody tr", "rows => rows.map(r => Array.from(r.cells, c => c.innerText))"
+    )
+    return [[plain(c) for c in row] for row in rows]
+
+
+def bars(page: Any, chart: str) -> list[str]:
+    """Each bar's tooltip (its <title>): what a reader of the chart is told about that bar."""
+    return [
+        plain(t)
+        for t in page.eval_on_selector_all(
+            f"svg[data-testid={chart}] rect.chart-bar > title", "ts => ts.map(t => t.textContent)"
+        )
+    ]
+
+
+# --- 1. Oversikt ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_months(kommune_a: Municipality) -> dict[str, Any]:
+    """Two units and two services over 2026-08..10; October is received, one basis has lines of
+    both services, and one amount needs a thousands separator."""
+    sor = factories.unit(kommune_a, "HJT-SOR", "Hjemmetjenesten sone sør")
+    pb = factories.service(kommune_a)
+    ta = factories.service(kommune_a, "TA", name="Trygghetsalarm", agresso_article="TA01")
+    exported = BasisStatus.EXPORTED
+    factories.basis(kommune_a, period="2026-08", status=exported)
+    factories.basis(
+        kommune_a,
+        period="2026-08",
+        status=exported,
+        unit_obj=sor,
+        lines=[{"service": ta, "quantity": "1", "unit_price_ore": 35000}],
+    )
+    factories.basis(kommune_a, period="2026-09", status=exported)
+    factories.basis(kommune_a, period="2026-09", status=exported, lines=[{"quantity": "2"}])
+    factories.basis(
+        kommune_a,
+        period="2026-09",
+        status=exported,
+        unit_obj=sor,
+        lines=[{}, {"service": ta, "quantity": "1", "unit_price_ore": 35000}],
+    )
+    received = BasisStatus.RECEIVED
+    factories.basis(kommune_a, status=received)
+    factories.basis(
+        kommune_a,
+        status=received,
+        lines=[{"quantity": "2"}, {"service": ta, "quantity": "1", "unit_price_ore": 35000}],
+    )
+    factories.basis(
+        kommune_a,
+        status=received,
+        unit_obj=sor,
+        lines=[{"quantity": "12.5", "unit_price_ore": 95000}],
+    )
+    factories.basis(
+        kommune_a,
+        status=received,
+        unit_obj=sor,
+        lines=[{"service": ta, "quantity": "3", "unit_price_ore": 41152}],
+    )
+    return {"sor": sor, "pb": pb, "ta": ta}
+
+
+def _by_service(period: str) -> dict[str, tuple[str, str]]:
+    """Service name → (bases, sum) from the lines themselves."""
+    rows = (
+        InvoiceLine.objects.filter(basis__period=period)
+        .values("service__name")
+        .annotate(bases=Count("basis", distinct=True), total=Sum("amount_ore"))
+    )
+    return {r["service__name"]: (str(r["bases"]), kroner(r["total"])) for r in rows}
+
+
+def _by_unit(period: str) -> dict[str, tuple[str, str]]:
+    rows = (
+        InvoiceBasis.objects.filter(period=period)
+        .values("unit__name")
+        .annotate(bases=Count("id"), total=Sum("total_ore"))
+    )
+    return {r["unit__name"]: (str(r["bases"]), kroner(r["total"])) for r in rows}
+
+
+def test_the_overview_charts_and_tables_add_up_to_the_bases(
+    page: Any, login: Any, merkantil_a: Any, three_months: dict[str, Any]
+) -> None:
+    login("merkantil_a")
+    page.click("nav.mainnav >> text=Oversikt")
+    page.wait_for_selector("svg[data-testid=chart-services]")
+    assert plain(page.inner_text("h1")) == "Oversikt 2026-10"
+
+    october = InvoiceBasis.objects.filter(period="2026-10")
+    total = october.aggregate(n=Count("id"), s=Sum("total_ore"))
+    assert page.inner_text("[data-testid=total-count]") == str(total["n"]) == "4"
+    assert plain(page.inner_text("[data-testid=total-sum]")) == kroner(total["s"])
+
+    # Per service and per unit: the table's count and sum are the data's, last month beside it,
+    # and the chart's bars say the same sums.
+    for kind, chart, expected, before in (
+        ("service", "chart-services", _by_service("2026-10"), _by_service("2026-09")),
+        ("unit", "chart-units", _by_unit("2026-10"), _by_unit("2026-09")),
+    ):
+        rows = cells(page, f"[data-testid=changes-{kind}]")
+        assert {r[0]: (r[1], r[2]) for r in rows} == expected, kind
+        assert {r[0]: r[3] for r in rows} == {name: before[name][1] for name in expected}, kind
+        assert sorted(bars(page, chart)) == sorted(f"{n}: {s}" for n, (_b, s) in expected.items())
+    assert _by_service("2026-10")["Trygghetsalarm"] == ("2", "1 584,56 kr")
+    assert _by_unit("2026-10")["Hjemmetjenesten sone sør"] == ("2", "13 109,56 kr")
+
+    # The trend: 13 months, the three with data as the data says, the others empty.
+    trend = {r[0]: r[1:] for r in cells(page, "[data-testid=trend-table]")}
+    assert len(trend) == 13 and list(trend)[-1] == "2026-10"
+    for period in trend:
+        months = InvoiceBasis.objects.filter(period=period).aggregate(
+            n=Count("id"), lines=Sum("line_count"), s=Sum("total_ore")
+        )
+        assert trend[period] == [
+            str(months["n"]),
+            str(months["lines"] or 0),
+            kroner(months["s"] or 0),
+        ], period
+    columns = bars(page, "chart-trend")
+    assert len(columns) == 13
+    assert columns[-1].endswith(f": 4 grunnlag, {kroner(total['s'])}")
+    assert page.locator("svg[data-testid=chart-trend] rect.current").count() == 1
+
+    # The next step for a received month is the Kontrollrapport of that month, and it opens.
+    steps = page.locator("[data-testid=next-steps]")
+    steps.locator("[data-testid=validation-summary]").wait_for()
+    assert "4 grunnlag er mottatt" in plain(steps.inner_text())
+    with page.expect_navigation():
+        steps.locator("a.button.primary").click()
+    assert page.url.endswith("/fakturagrunnlag/kontroll/?period=2026-10")
+    assert page.inner_text("h1") == "Kontrollrapport"
+    assert page.inner_text("[data-testid=checked]") == "4"
