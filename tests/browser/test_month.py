@@ -12,13 +12,18 @@ from typing import Any
 import pytest
 from django.db.models import Count, Sum
 
+from invoices import anomalies
 from invoices.models import (
+    Anomaly,
+    AnomalyKind,
+    AuditEvent,
     BasisStatus,
     InvoiceBasis,
     InvoiceLine,
     Municipality,
 )
 from tests import factories
+from tests.anomalies.helpers import LAST3, PERIOD, bill, filler, kr, payer
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +181,98 @@ def test_the_overview_charts_and_tables_add_up_to_the_bases(
     assert page.url.endswith("/fakturagrunnlag/kontroll/?period=2026-10")
     assert page.inner_text("h1") == "Kontrollrapport"
     assert page.inner_text("[data-testid=checked]") == "4"
+
+
+# --- 2. Avviksvarsler -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def warnings(kommune_a: Municipality) -> dict[str, Any]:
+    """October's warnings, computed: a payer billed five times the usual, and a basis of 0 kr."""
+    usual = payer(kommune_a, 0, name="Kari Nordmann")
+    filler(kommune_a, [*LAST3, PERIOD])
+    for period in LAST3:
+        bill(kommune_a, period, usual, kr(1000))
+    far = bill(kommune_a, PERIOD, usual, kr(5000), status=BasisStatus.RECEIVED)
+    bill(
+        kommune_a, PERIOD, payer(kommune_a, 2, name="Ola Nordmann"), 0, status=BasisStatus.RECEIVED
+    )
+    anomalies.refresh(kommune_a, PERIOD)
+    return {"far": far}
+
+
+def test_acknowledge_a_warning_with_a_note(
+    page: Any, login: Any, merkantil_a: Any, warnings: dict[str, Any]
+) -> None:
+    note = "Nytt vedtak fra 1. oktober: fem besøk i uka"
+    login("merkantil_a")
+    page.goto("/oversikt/?period=2026-10")
+    panel = page.locator("[data-testid=overview-anomalies]")
+    assert "kvittert" not in panel.inner_text()
+    with page.expect_navigation():
+        panel.locator("a[title=payer_far_off]").click()
+
+    row = page.locator("[data-testid=anomaly][data-kind=payer_far_off]")
+    assert row.count() == 1 and warnings["far"].source_reference in row.inner_text()
+    row.locator("summary:has-text('Kvitter ut')").click()
+    row.locator("textarea[name=note]").fill(note)
+    with page.expect_navigation():
+        row.locator("button[type=submit]:has-text('Kvitter ut')").click()
+
+    # Back on the same list: the warning stays, quieted, with who and why.
+    assert "Varselet er kvittert ut." in page.inner_text(".messages")
+    assert "kind=payer_far_off" in page.url
+    row = page.locator("[data-testid=anomaly][data-kind=payer_far_off]")
+    assert "acknowledged" in (row.get_attribute("class") or "")
+    said = plain(row.inner_text())
+    assert "Kvittert av merkantil_a" in said and note in said
+    assert row.locator("textarea").count() == 0 and "Angre kvittering" in said
+
+    stored = Anomaly.objects.get(kind=AnomalyKind.PAYER_FAR_OFF)
+    assert stored.acknowledged_by == merkantil_a and stored.acknowledged_note == note
+    assert stored.acknowledged_at is not None and stored.basis_id == warnings["far"].pk
+    event = AuditEvent.objects.get(action="anomaly.acknowledge")
+    assert event.actor == merkantil_a and event.object_id == str(stored.pk)
+    assert event.data["note"] == note and event.data["kind"] == "payer_far_off"
+    # The other warning is still open, and the overview counts the one acknowledged.
+    assert not Anomaly.objects.get(kind=AnomalyKind.ZERO_AMOUNT).acknowledged
+    page.goto("/oversikt/?period=2026-10")
+    counts = plain(page.inner_text("[data-testid=overview-anomalies]"))
+    assert "(1 kvittert)" in counts and counts.count("kvittert") == 1
+
+
+# --- 3. Søk på fødselsnummer ----------------------------------------------------------------------
+
+
+def test_search_by_national_id_finds_every_period_and_keeps_the_number_out_of_urls(
+    page: Any, login: Any, merkantil_a: Any, kommune_a: Municipality
+) -> None:
+    person = factories.party(kommune_a, factories.FNR_OTHER, name="Per Hansen")
+    theirs = {
+        factories.basis(kommune_a, period=p, payer=person).source_reference: p
+        for p in ("2026-08", "2026-09", "2026-10")
+    }
+    for p in ("2026-09", "2026-10"):
+        factories.basis(kommune_a, period=p)  # Kari Nordmann, FNR_CLASSIC
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+
+    login("merkantil_a")
+    page.goto("/fakturagrunnlag/?period=2026-10")
+    page.fill("#search-q", factories.FNR_OTHER)
+    with page.expect_navigation():
+        page.click("[data-testid=search-form] button[type=submit]")
+    page.wait_for_selector("[data-testid=search-shown]")
+    assert "alle perioder" in page.inner_text("[data-testid=search-shown]")
+
+    rows = cells(page, "[data-testid=basis-rows]")
+    assert {r[0]: r[1] for r in rows} == theirs  # reference → period, across the periods
+    masked = factories.FNR_OTHER[:6] + "*****"
+    assert all(r[2] == f"Per Hansen {masked}" for r in rows)
+    assert factories.FNR_OTHER not in page.inner_text("[data-testid=basis-rows]")
+    page.wait_for_selector("#summary [data-testid=total-count]")
+
+    # The number was posted, never put in a URL: not the page's, nor any request's (htmx too).
+    assert "sok=" in page.url
+    assert not [u for u in urls if factories.FNR_OTHER in u]
+    assert factories.FNR_OTHER not in page.evaluate("location.href + document.referrer")
