@@ -7,8 +7,13 @@ Every national id here is synthetic (tests/factories.py).
 
 from __future__ import annotations
 
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from django.db.models import Count, Sum
 
@@ -276,3 +281,100 @@ def test_search_by_national_id_finds_every_period_and_keeps_the_number_out_of_ur
     assert "sok=" in page.url
     assert not [u for u in urls if factories.FNR_OTHER in u]
     assert factories.FNR_OTHER not in page.evaluate("location.href + document.referrer")
+
+
+# --- 4. Kontrollrapporten og måneden som filer ---------------------------------------------------
+
+
+@pytest.fixture
+def findings(kommune_a: Municipality) -> dict[str, InvoiceBasis]:
+    """One basis with an error and a warning, one with a warning only, one with an error only,
+    and one clean."""
+    homeless = factories.party(
+        kommune_a, factories.FNR_2032, name="Uten Adresse", address1="", postcode="", place=""
+    )
+    old = factories.service(kommune_a, "GML", name="Gammel tjeneste", billable=False)
+    received = BasisStatus.RECEIVED
+    return {
+        "both": factories.basis(
+            kommune_a,
+            payer=homeless,
+            status=received,
+            lines=[{"quantity": "12.5", "unit_price_ore": 95000, "dimensions": {"objekt": "77"}}],
+        ),
+        "warning": factories.basis(kommune_a, lines=[{"quantity": "0"}], status=received),
+        "error": factories.basis(kommune_a, lines=[{"service": old, "quantity": "1"}]),
+        "clean": factories.basis(kommune_a, status=received),
+    }
+
+
+def _ore(text: str) -> int:
+    """'11 875,00 kr' or '11875,00' → 1187500."""
+    digits = plain(text).removesuffix(" kr").replace(" ", "").replace("−", "-")
+    return int(Decimal(digits.replace(",", ".")) * 100)
+
+
+def _csv(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline=""), delimiter=";"))
+
+
+def test_the_kontrollrapport_downloads_say_what_the_page_says(
+    page: Any, login: Any, merkantil_a: Any, findings: dict[str, InvoiceBasis], tmp_path: Path
+) -> None:
+    login("merkantil_a")
+    page.goto("/fakturagrunnlag/kontroll/?period=2026-10")
+    with page.expect_navigation():
+        page.click("text=Vis også grunnlag med bare advarsler")
+    checked = page.inner_text("[data-testid=checked]")
+    blocking = page.inner_text("[data-testid=blocking]")
+    warned = page.inner_text(".summary .value.warning")
+    assert (checked, blocking, warned) == ("4", "2", "2")
+    shown = cells(page, "[data-testid=report]")
+    refs = [r[0] for r in shown]
+    assert sorted(refs) == sorted(
+        findings[k].source_reference for k in ("both", "warning", "error")
+    )
+    page_sum = sum(_ore(r[3]) for r in shown)
+    assert page_sum == findings["both"].total_ore + findings["error"].total_ore
+    issues = page.locator("[data-testid=report] td li").count()
+    summary = f"Kontrollert: {checked} grunnlag. Med feil: {blocking}. Med advarsler: {warned}."
+
+    with page.expect_download() as info:
+        page.click("[data-testid=downloads] >> text=Last ned (CSV)")
+    assert info.value.suggested_filename == "kontrollrapport_9999_2026-10.csv"
+    rows = _csv(Path(info.value.path()))
+    assert rows[0][:2] == ["Referanse", "Kildereferanse"] and rows[0][5] == "Sum kr"
+    body, total = rows[1:-1], rows[-1]
+    assert len(body) == issues == 4  # one row per finding, as the page lists them
+    assert {r[1] for r in body} == set(refs)
+    assert total[0] == f"Sum, {len(shown)} grunnlag med funn"
+    assert _ore(total[5]) == page_sum and total[7] == summary
+
+    with page.expect_download() as info:
+        page.click("[data-testid=downloads] >> text=Last ned (Excel)")
+    assert info.value.suggested_filename == "kontrollrapport_9999_2026-10.xlsx"
+    saved = tmp_path / "kontrollrapport.xlsx"
+    info.value.save_as(saved)
+    sheet = list(openpyxl.load_workbook(saved)["Kontrollrapport"].iter_rows(values_only=True))
+    assert [r[1] for r in sheet[1:-1]] == [r[1] for r in body]
+    assert round(Decimal(str(sheet[-1][5])) * 100) == page_sum and sheet[-1][7] == summary
+
+
+def test_the_months_lines_download_adds_up_to_the_list(
+    page: Any, login: Any, merkantil_a: Any, findings: dict[str, InvoiceBasis]
+) -> None:
+    """The list's xlsx and bases csv are in test_downloads.py; here the lines csv."""
+    login("merkantil_a")
+    page.goto("/fakturagrunnlag/?period=2026-10")
+    page.wait_for_selector("#summary [data-testid=total-sum]")
+    shown = _ore(page.inner_text("#summary [data-testid=total-sum]"))
+    with page.expect_download() as info:
+        page.click("text=Last ned linjer (CSV)")
+    assert info.value.suggested_filename == "fakturalinjer_9999_2026-10.csv"
+    rows = _csv(Path(info.value.path()))
+    lines = InvoiceLine.objects.filter(basis__period="2026-10").count()
+    assert len(rows) == lines + 2 and rows[-1][0] == f"Sum, {lines} linjer"
+    assert _ore(rows[-1][8]) == shown == sum(b.total_ore for b in findings.values())
+    assert sum(_ore(r[8]) for r in rows[1:-1]) == shown
