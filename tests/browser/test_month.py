@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from django.db import connections
 from django.db.models import Count, Sum
 
+from integrations import wakeup
+from integrations.models import VismaSettings
 from invoices import anomalies
 from invoices.models import (
     Anomaly,
@@ -26,6 +31,7 @@ from invoices.models import (
     InvoiceBasis,
     InvoiceLine,
     Municipality,
+    TransferRoute,
 )
 from tests import factories
 from tests.anomalies.helpers import LAST3, PERIOD, bill, filler, kr, payer
@@ -378,3 +384,185 @@ def test_the_months_lines_download_adds_up_to_the_list(
     assert len(rows) == lines + 2 and rows[-1][0] == f"Sum, {lines} linjer"
     assert _ore(rows[-1][8]) == shown == sum(b.total_ore for b in findings.values())
     assert sum(_ore(r[8]) for r in rows[1:-1]) == shown
+
+
+# --- 5. Send one unit to Visma ------------------------------------------------------------------
+
+
+def _visma(municipality: Municipality, simulator: Any) -> None:
+    visma = VismaSettings(
+        municipality=municipality,
+        selskap="1",
+        base_url=simulator.url,
+        username="demo",
+        enabled=True,
+    )
+    visma.set_password("demo-visma-2026")
+    visma.save()
+    factories.accounting(municipality, transfer_route=TransferRoute.VISMA_API)
+
+
+@pytest.fixture
+def two_units(kommune_a: Municipality) -> dict[str, list[InvoiceBasis]]:
+    """Two approved bases in each of HJT-NORD and HJT-SOR."""
+    sor = factories.unit(kommune_a, "HJT-SOR", "Hjemmetjenesten sone sør")
+    lines = [{"dimensions": DIMS}]
+    return {
+        "nord": [factories.basis(kommune_a, lines=lines) for _i in range(2)],
+        "sor": [
+            factories.basis(kommune_a, unit_obj=sor, lines=lines),
+            factories.basis(
+                kommune_a,
+                unit_obj=sor,
+                lines=[{"quantity": "12.5", "unit_price_ore": 95000, "dimensions": DIMS}],
+            ),
+        ],
+    }
+
+
+def stored_references(simulator: Any) -> set[str]:
+    """The referanser the simulated Visma has stored (company 1)."""
+    per = simulator.stats()["per_referanse"].get("1", {})
+    return {ref for ref, counts in per.items() if counts["stored"]}
+
+
+def test_a_unit_filter_sends_only_that_unit(
+    page: Any,
+    login: Any,
+    merkantil_a: Any,
+    kommune_a: Municipality,
+    two_units: dict[str, list[InvoiceBasis]],
+    inline_tasks: None,
+    simulator: Any,
+) -> None:
+    _visma(kommune_a, simulator)
+    sor = two_units["sor"]
+    total = kroner(sum(b.total_ore for b in sor))
+    assert total == "12 735,00 kr"
+    login("merkantil_a")
+    page.goto("/fakturagrunnlag/?period=2026-10&unit=HJT-SOR")
+    button = page.locator("[data-testid=visma-send] a.primary")
+    assert plain(button.inner_text()) == f"Send til Visma (2 grunnlag, {total})"
+    with page.expect_navigation():
+        button.click()
+    assert page.inner_text("[data-testid=selection]") == (
+        "2026-10, Hjemmetjenesten sone sør, alle tjenester"
+    )
+    assert page.inner_text("[data-testid=confirm-count]") == "2"
+    assert plain(page.inner_text("[data-testid=confirm-total]")) == total
+    assert page.inner_text("[data-testid=confirm-send]") == "Bekreft og send 2 grunnlag"
+    page.click("[data-testid=confirm-send]")
+    page.wait_for_selector("[data-testid=transfer-status][data-status=done]")
+
+    assert stored_references(simulator) == {b.reference for b in sor}
+    assert simulator.stats()["stored_total"] == 2
+    status = dict(InvoiceBasis.objects.values_list("pk", "status"))
+    assert {status[b.pk] for b in sor} == {BasisStatus.SENT}
+    assert {status[b.pk] for b in two_units["nord"]} == {BasisStatus.APPROVED}
+
+
+# --- 6. The transfer page ends right without a reload ---------------------------------------------
+
+
+@pytest.fixture
+def held_sends(inline_tasks: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """The send starts in a thread of its own once the test sets the event, so the transfer page
+    is first seen waiting and then has to follow the work by its polling alone."""
+    release = threading.Event()
+    threads: list[threading.Thread] = []
+    send = wakeup.enqueue_send
+
+    def held(transfer_id: int, *, copies: int = 1, countdown: float | None = None) -> None:
+        def run() -> None:
+            try:
+                release.wait(30)
+                send(transfer_id, copies=copies, countdown=countdown)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run, daemon=True)
+        threads.append(thread)
+        thread.start()
+
+    monkeypatch.setattr(wakeup, "enqueue_send", held)
+    yield release
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def _attempt_rows(page: Any) -> list[list[str]]:
+    """Each attempt row of the transfer page: [basis, payer, state, answer, Visma-ID, attempts,
+    messages]."""
+    return cells(page, "#transfer-rows table")
+
+
+def _stat(page: Any, state: str) -> str:
+    return page.inner_text(f"[data-testid=transfer-status] .stat[data-state={state}] .value")
+
+
+def test_the_transfer_rows_and_summary_agree_at_the_end_without_a_reload(
+    page: Any,
+    login: Any,
+    merkantil_a: Any,
+    kommune_a: Municipality,
+    two_units: dict[str, list[InvoiceBasis]],
+    held_sends: threading.Event,
+    simulator: Any,
+) -> None:
+    _visma(kommune_a, simulator)
+    login("merkantil_a")
+    page.goto("/visma/send/?period=2026-10")
+    assert page.inner_text("[data-testid=confirm-count]") == "4"
+    with page.expect_navigation():
+        page.click("[data-testid=confirm-send]")
+    status = page.locator("[data-testid=transfer-status]")
+    assert status.get_attribute("data-status") == "queued"
+    waiting = _attempt_rows(page)
+    assert len(waiting) == 4 and {(r[2], r[5]) for r in waiting} == {("Venter", "0")}
+    assert _stat(page, "pending") == "4" and _stat(page, "sent") == "0"
+    page.evaluate("window.notReloaded = true")
+
+    held_sends.set()
+    page.wait_for_selector("[data-testid=transfer-status][data-status=done]", timeout=20_000)
+    assert page.evaluate("window.notReloaded === true")  # the same document: polled, not reloaded
+    rows = _attempt_rows(page)
+    assert len(rows) == 4
+    assert {r[2] for r in rows} == {"Mottatt av Visma"}
+    assert all(int(r[5]) >= 1 for r in rows), rows
+    assert {r[0].split()[0] for r in rows} == {
+        b.source_reference for bases in two_units.values() for b in bases
+    }
+    assert _stat(page, "sent") == str(len(rows)) and _stat(page, "pending") == "0"
+    assert "4 av 4 grunnlag ferdigbehandlet" in plain(status.inner_text())
+    assert len(stored_references(simulator)) == 4
+
+
+def test_a_test_transfer_shows_its_result_and_locks_nothing(
+    page: Any,
+    login: Any,
+    superbruker_a: Any,
+    kommune_a: Municipality,
+    two_units: dict[str, list[InvoiceBasis]],
+    inline_tasks: None,
+    simulator: Any,
+) -> None:
+    _visma(kommune_a, simulator)
+    chosen = two_units["sor"]
+    login("superbruker_a")
+    page.goto("/fakturagrunnlag/?period=2026-10")
+    with page.expect_navigation():
+        page.click("[data-testid=visma-send] >> text=Testoverføring")
+    for basis in chosen:
+        page.check(f"#b{basis.pk}")
+    with page.expect_navigation():
+        page.click("text=Start testoverføring")
+    page.wait_for_selector("[data-testid=transfer-status][data-status=done]")
+    assert "Testoverføring" in page.inner_text("h1")
+    rows = _attempt_rows(page)
+    assert {r[0].split()[0] for r in rows} == {b.source_reference for b in chosen}
+    assert {r[2] for r in rows} == {"TEST: Godkjent i test"}
+    assert _stat(page, "validated") == "2"
+    # Visma only checked them: nothing stored there, nothing changed here.
+    assert simulator.stats()["stored_total"] == 0
+    assert set(InvoiceBasis.objects.values_list("status", flat=True)) == {BasisStatus.APPROVED}
