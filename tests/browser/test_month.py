@@ -284,7 +284,7 @@ def test_search_by_national_id_finds_every_period_and_keeps_the_number_out_of_ur
     page.wait_for_selector("#summary [data-testid=total-count]")
 
     # The number was posted, never put in a URL: not the page's, nor any request's (htmx too).
-    assert "sok=" in page.url
+    assert "sok=" in page.url and factories.FNR_OTHER not in page.url
     assert not [u for u in urls if factories.FNR_OTHER in u]
     assert factories.FNR_OTHER not in page.evaluate("location.href + document.referrer")
 
