@@ -96,3 +96,25 @@ def login(page: Any) -> Callable[[str], Any]:
         return page
 
     return do_login
+
+
+@pytest.fixture
+def inline_tasks() -> Iterator[None]:
+    """Celery runs tasks in the process that enqueues them (the same task code a worker runs)."""
+    from aidn_billing.celery import app as celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def simulator() -> Iterator[Any]:
+    """The Visma simulator on a free port of loopback."""
+    from integrations.visma_simulator import Faults, start_simulator
+
+    handle = start_simulator(port=0)
+    handle.set_faults(Faults(dedup=False))  # a second delivery would show as a second copy
+    yield handle
+    handle.stop()

@@ -1,36 +1,26 @@
 """The month's two routes as billing staff click them, in a real browser.
 
-Celery runs tasks inline here (the same task code a worker runs), so the pages' htmx polling sees
-the work finish; the worker processes themselves are proven in tests/integrations.
+Celery runs tasks inline here (`inline_tasks` in conftest.py: the same task code a worker runs), so
+the pages' htmx polling sees the work finish; the worker processes themselves are proven in
+tests/integrations.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aidn_billing.celery import app as celery_app
 from exports.demo import seed_demo as seed_export_profile
 from integrations.models import VismaSettings
-from integrations.visma_simulator import Faults, start_simulator
 from invoices.models import BasisStatus, InvoiceBasis, Municipality, TransferRoute
 from tests import factories
 
 pytestmark = pytest.mark.integration
 
 DIMS = {"ansvar": "3100", "tjeneste": "25300", "prosjekt": "9"}
-
-
-@pytest.fixture
-def inline_tasks() -> Iterator[None]:
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -82,14 +72,6 @@ def test_approve_export_and_download_the_same_bytes(
     assert hashlib.sha256(data).hexdigest() == sha256
     assert data.startswith(b"ST") and data.endswith(b"\r\n")
     assert set(InvoiceBasis.objects.values_list("status", flat=True)) == {BasisStatus.EXPORTED}
-
-
-@pytest.fixture
-def simulator() -> Iterator[Any]:
-    handle = start_simulator(port=0)
-    handle.set_faults(Faults(dedup=False))  # a second delivery would show as a second copy
-    yield handle
-    handle.stop()
 
 
 def test_approve_and_send_to_visma(
