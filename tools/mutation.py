@@ -41,9 +41,27 @@ DOC = ROOT / "docs" / "testing.md"
 
 # What a copy of the project needs to import Django and run the tests (linked, not copied, into
 # each target's folder; mutmut copies them on into its own `mutants/`).
-PROJECT = ["aidn_billing", "core", "exports", "integrations", "invoices", "bench", "manage.py"]
+PROJECT = [
+    "aidn_billing",
+    "accounts",
+    "core",
+    "exports",
+    "integrations",
+    "invoices",
+    "operations",
+    "bench",
+    "manage.py",
+]
 ALSO_COPY = ["templates", "static", "locale", "bench", "manage.py"]
-SOURCE_PATHS = ["aidn_billing", "core", "exports", "integrations", "invoices"]
+SOURCE_PATHS = [
+    "aidn_billing",
+    "accounts",
+    "core",
+    "exports",
+    "integrations",
+    "invoices",
+    "operations",
+]
 
 
 @dataclass(frozen=True)
