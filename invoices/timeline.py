@@ -32,7 +32,8 @@ RECEIVED, CHANGED, CHANNEL, CREDITED = 0, 1, 2, 3
 class TimelineEvent:
     """One thing that happened to a basis, in words. `kind` chooses the marker on the page
     (received, corrected, approved, withdrawn, exported, sent, refused, failed, invoiced,
-    credited, waiting); `code` is the raw code for support, shown in brackets."""
+    credited, waiting); `code` is the raw code for support, kept in the title's `title`
+    attribute: in brackets after the user's name it was a bare English code ("(done)")."""
 
     at: datetime
     title: str
