@@ -13,7 +13,10 @@ from invoices.templatetags.money import kr
 
 from .models import AgressoLayout, ExportFormat, VismaLayout
 
-_LAYOUTS = {ExportFormat.VISMA: VismaLayout, ExportFormat.AGRESSO: AgressoLayout}
+_LAYOUTS: dict[str, type[VismaLayout] | type[AgressoLayout]] = {
+    ExportFormat.VISMA: VismaLayout,
+    ExportFormat.AGRESSO: AgressoLayout,
+}
 
 
 def _format(value: object) -> str:
