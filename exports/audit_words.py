@@ -11,12 +11,26 @@ from invoices.audit_words import Action, ObjectKind, Vocabulary, data_of, settin
 from invoices.models import AuditEvent
 from invoices.templatetags.money import kr
 
-from .models import ExportFormat
+from .models import AgressoLayout, ExportFormat, VismaLayout
+
+_LAYOUTS: dict[str, type[VismaLayout] | type[AgressoLayout]] = {
+    ExportFormat.VISMA: VismaLayout,
+    ExportFormat.AGRESSO: AgressoLayout,
+}
 
 
 def _format(value: object) -> str:
     try:
         return str(ExportFormat(str(value)).label)
+    except ValueError:
+        return str(value or "")
+
+
+def _layout(fmt: object, value: object) -> str:
+    """The format's layout in words ("Utvidet (U)"); an unknown one as it was recorded."""
+    choices = _LAYOUTS.get(str(fmt))
+    try:
+        return str(choices(str(value)).label) if choices else str(value or "")
     except ValueError:
         return str(value or "")
 
@@ -28,10 +42,10 @@ def _test(data: dict) -> list[str]:
 def _created(event: AuditEvent) -> list[str]:
     data = data_of(event)
     out = [
-        _("%(format)s (%(layout)s) for %(period)s.")
+        _("%(format)s, %(layout)s, for %(period)s.")
         % {
             "format": _format(data.get("format")),
-            "layout": data.get("layout", ""),
+            "layout": _layout(data.get("format"), data.get("layout")),
             "period": data.get("period", ""),
         }
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -56,7 +56,7 @@ class ExportProfileForm(RefusesControlCharacters, forms.ModelForm):
 
     dim_required = forms.TypedMultipleChoiceField(
         label=_("Påkrevde dimensjoner"),
-        choices=[(n, f"dim_{n}") for n in range(1, DIM_SLOTS + 1)],
+        choices=[(n, "") for n in range(1, DIM_SLOTS + 1)],  # named in __init__, in words
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -65,6 +65,9 @@ class ExportProfileForm(RefusesControlCharacters, forms.ModelForm):
 
     class Meta:
         model = ExportProfile
+        help_texts = {
+            "batch_prefix": _("Batch-ID (batch_id) = prefiks + ÅÅMMDD + løpenummer."),
+        }
         fields = [
             name
             for _title, names in PROFILE_SECTIONS
@@ -82,12 +85,16 @@ class ExportProfileForm(RefusesControlCharacters, forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Checked against the route being saved with it, not only the stored one.
         self.instance.planned_route = route
+        # UBW's name of each slot stays beside ours, for its documentation: "Dimensjon 1 (dim_1)".
+        slot = str(_("Dimensjon {n} (dim_{n})"))
         self.fields["dim_slots"] = SlotsField(
             DIM_SLOTS,
-            "dim_{n}",
+            slot,
             dimension_choices(municipality),
-            label=_("Dimensjoner dim_1–dim_7"),
+            label=_("Dimensjoner (dim_1–dim_7)"),
         )
+        required = cast(forms.TypedMultipleChoiceField, self.fields["dim_required"])
+        required.choices = [(n, slot.format(n=n)) for n in range(1, DIM_SLOTS + 1)]
         for name in ("order_id_start", "order_id_end"):
             self.fields[name].widget = forms.NumberInput(attrs={"min": 1})
 

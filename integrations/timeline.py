@@ -63,7 +63,7 @@ def _attempt(a: TransferAttempt) -> TimelineEvent:
         answer = words(a.visma_status, ANSWERS)
         details.append(_("Svar fra Visma: %(answer)s.") % {"answer": answer})
     if a.grunnlag_id:
-        details.append(_("grunnlagId i Visma: %(id)s.") % {"id": a.grunnlag_id})
+        details.append(_("Grunnlagets ID i Visma: %(id)s.") % {"id": a.grunnlag_id})
     for m in a.messages if isinstance(a.messages, list) else []:
         if isinstance(m, dict):
             felt = f" ({m['felt']})" if m.get("felt") else ""

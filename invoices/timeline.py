@@ -11,17 +11,18 @@ imports a channel and the page costs the same whatever the story's length.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from .audit_words import actor_words, correction_words
+from .audit_words import actor_words, correction_words, vocabulary
 from .channels import channels
-from .models import AuditEvent, BasisStatus, InvoiceBasis
+from .models import AuditEvent, BasisStatus, InvoiceBasis, Role
 from .templatetags.money import kr
 
 # Within one moment: what happened to the basis itself first, then the channels, then credit.
@@ -32,7 +33,8 @@ RECEIVED, CHANGED, CHANNEL, CREDITED = 0, 1, 2, 3
 class TimelineEvent:
     """One thing that happened to a basis, in words. `kind` chooses the marker on the page
     (received, corrected, approved, withdrawn, exported, sent, refused, failed, invoiced,
-    credited, waiting); `code` is the raw code for support, shown in brackets."""
+    credited, waiting); `code` is the raw code for support, kept in the title's `title`
+    attribute: in brackets after the user's name it was a bare English code ("(done)")."""
 
     at: datetime
     title: str
@@ -44,9 +46,11 @@ class TimelineEvent:
     rank: int = CHANNEL
 
 
-def basis_timeline(basis: InvoiceBasis, notes: Iterable[InvoiceBasis] = ()) -> list[TimelineEvent]:
+def basis_timeline(
+    basis: InvoiceBasis, notes: Iterable[InvoiceBasis] = (), role: Role | None = None
+) -> list[TimelineEvent]:
     """Everything known of `basis`, oldest first. `notes` are its credit notes (the basis page
-    has them already)."""
+    has them already). With `role`, only the links that role may open."""
     events = list(
         AuditEvent.objects.filter(basis_links__basis_id=basis.pk).order_by("created_at", "id")
     )
@@ -62,7 +66,23 @@ def basis_timeline(basis: InvoiceBasis, notes: Iterable[InvoiceBasis] = ()) -> l
     for channel in channels():
         if channel.basis_events:
             story += import_string(channel.basis_events)(basis)
-    return sorted(story, key=lambda e: (e.at, e.rank))
+    story.sort(key=lambda e: (e.at, e.rank))
+    return story if role is None else _openable(story, role)
+
+
+def _openable(story: list[TimelineEvent], role: Role) -> list[TimelineEvent]:
+    """Without the links to pages `role` may not open (a systemadministrator sees the basis but
+    not the export), by the roles the audit vocabulary gives each object's page."""
+    roles = {kind.url_name: kind.roles for kind in vocabulary().objects.values() if kind.url_name}
+
+    def may_open(url: str) -> bool:
+        try:
+            name = resolve(urlsplit(url).path).view_name
+        except Resolver404:
+            return True
+        return role in roles.get(name, (role,))
+
+    return [replace(e, links=tuple(link for link in e.links if may_open(link[0]))) for e in story]
 
 
 def _describe(event: AuditEvent, basis: InvoiceBasis) -> TimelineEvent | None:

@@ -264,7 +264,7 @@ def basis_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "balance": balance,
             "lines": balance.lines,
             "credit_notes": balance.notes,
-            "timeline": basis_timeline(basis, balance.notes),
+            "timeline": basis_timeline(basis, balance.notes, role=access.role),
             "show_full_id": access.sees_full_national_ids,
             "can_bill": can_bill,
             "can_credit": balance.creditable,
