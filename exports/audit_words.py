@@ -88,7 +88,8 @@ def _refused(event: AuditEvent) -> list[str]:
         % {"errors": data.get("errors", 0), "warnings": data.get("warnings", 0)}
     ]
     if data.get("codes"):
-        out.append(_("Feilkoder: %(codes)s.") % {"codes": ", ".join(map(str, data["codes"]))})
+        # The codes stay in the event's data; people read the findings on the export's page.
+        out.append(_("Funnene står på eksportens side."))
     return out
 
 

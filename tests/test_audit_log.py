@@ -339,3 +339,18 @@ def test_times_are_shown_in_oslo_time(kommune_a: Municipality, admin_a: Any) -> 
     at(audit("api_token.create", actor=admin_a, municipality=kommune_a, name="S"), summer)
     (row,) = rows(client_for(admin_a))
     assert row.startswith("02.07.2026 00:15")  # summer time: UTC+2
+
+
+def test_a_refused_export_names_no_raw_finding_codes(kommune_a: Municipality, admin_a: Any) -> None:
+    audit(
+        "export.refused",
+        actor=None,
+        municipality=kommune_a,
+        errors=2,
+        warnings=1,
+        codes=["missing_customer_number", "zero_amount"],
+    )
+    (row,) = rows(client_for(admin_a))
+    assert "Eksport stoppet av kontrollen" in row and "2 feil og 1 advarsler" in row
+    assert "Funnene står på eksportens side." in row
+    assert "missing_customer_number" not in row and "zero_amount" not in row
