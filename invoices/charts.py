@@ -62,7 +62,7 @@ def short_month(period: str) -> str:
 
 
 ROW = 26
-LABEL_WIDTH = 170
+LABEL_WIDTH = 200  # room for 26 characters at 12 px; longer labels are cut with an ellipsis
 VALUE_WIDTH = 110
 
 

@@ -204,7 +204,22 @@ def demo(live_server: Any) -> dict[str, Any]:
     }
 
 
+# Chart text that reaches past its drawing's own edges is cut off by the SVG (a long unit name
+# whose first letters are missing): the words of every chart must lie inside its viewBox.
+CLIPPED_TEXT = """
+() => [...document.querySelectorAll("svg[viewBox] text")].flatMap((t) => {
+  const box = t.getBBox(), view = t.ownerSVGElement.viewBox.baseVal;
+  return box.x < view.x - 0.5 || box.x + box.width > view.x + view.width + 0.5
+    ? [`${t.textContent.trim()} (${Math.round(box.x)}..${Math.round(box.x + box.width)} of ${view.width})`]
+    : [];
+})
+"""
+
+
 def _check(page: Any, role: str, name: str, path: str, index: int, found: list[str]) -> None:
+    clipped = page.evaluate(CLIPPED_TEXT)
+    if clipped:
+        found.append(f"{role} {path}: chart text cut off: {'; '.join(clipped)}")
     for width, height in WIDTHS:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_load_state("networkidle")
@@ -266,4 +281,4 @@ def test_every_page_fits_a_desktop_and_a_phone(
         page.wait_for_load_state("networkidle")
         _check(page, username, "invoices-search", page.url, 0, found)
     assert len(visited) > 10, visited
-    assert not found, "pages wider than the window:\n" + "\n".join(found)
+    assert not found, "pages wider than the window or with cut-off charts:\n" + "\n".join(found)
