@@ -209,8 +209,9 @@ def demo(live_server: Any) -> dict[str, Any]:
 CLIPPED_TEXT = """
 () => [...document.querySelectorAll("svg[viewBox] text")].flatMap((t) => {
   const box = t.getBBox(), view = t.ownerSVGElement.viewBox.baseVal;
+  const from = Math.round(box.x), to = Math.round(box.x + box.width);
   return box.x < view.x - 0.5 || box.x + box.width > view.x + view.width + 0.5
-    ? [`${t.textContent.trim()} (${Math.round(box.x)}..${Math.round(box.x + box.width)} of ${view.width})`]
+    ? [`${t.textContent.trim()} (${from}..${to} of ${view.width})`]
     : [];
 })
 """
