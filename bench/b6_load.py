@@ -5,8 +5,9 @@ bench database. The push is B4b's: `transfer_start` of the XL month, real Celery
 the Visma simulator adding 200 ms to every call (bench/b4_push.py's rig). Twenty users of Demo
 kommune, each with a session of their own, log in through the login form and browse like a
 browser does (bench/load_users.py, a process of its own): a random list page of the month with the
-fragments htmx loads with it (sums, the *Send til Visma* box), a basis with its Visma fragment, the
-transfer page with its progress fragment, with a pause of 0.5–1.5 s between pages.
+fragments htmx loads with it (sums, the *Send til Visma* box), the overview with its next step's
+detail, the Kontrollrapport, a basis with its Visma fragment, the transfer page with its progress
+fragment, with a pause of 0.5–1.5 s between pages.
 
 First, with no push running, they browse for QUIET_SECONDS: the baseline is the median latency of
 that phase. Then the push starts and they browse until it is done (at most LOAD_SECONDS).
@@ -236,6 +237,11 @@ def _pages(month: Month, shown: list[int], transfer_id: int) -> dict[str, Any]:
             f"{reverse('invoices:list_summary')}?{period}",
             f"{reverse('integrations:period_actions')}?{period}",
         ],
+        "overview_paths": [
+            f"{reverse('overview')}?{period}",
+            f"{reverse('invoices:validation_summary')}?{period}",
+        ],
+        "report_path": f"{reverse('invoices:validation_report')}?{period}",
         "basis_paths": [
             [reverse("invoices:detail", args=[pk]), reverse("integrations:basis_extra", args=[pk])]
             for pk in shown

@@ -103,6 +103,12 @@ class User:
                 for fragment in plan["list_fragments"]:
                     self.get("list-fragment", fragment)
                 self.think()
+                overview, step_detail = plan["overview_paths"]
+                self.get("overview", overview)
+                self.get("overview-fragment", step_detail)
+                self.think()
+                self.get("report", plan["report_path"])
+                self.think()
                 basis, fragment = pick.choice(plan["basis_paths"])
                 self.get("basis", basis)
                 self.get("basis-fragment", fragment)

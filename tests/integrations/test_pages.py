@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from integrations import services
@@ -249,3 +251,32 @@ def test_operator_admin_is_read_only_and_hides_the_password(client, kommune_a, v
     assert visma_a.selskap in page
     assert DEMO_PASSWORD not in page and visma_a.password_encrypted not in page
     assert client.get(reverse("admin:integrations_vismasettings_add")).status_code == 403
+
+
+def test_the_rows_are_paged_by_the_progress_counts_without_counting_again(
+    client, kommune_a, merkantil_a, visma_a
+):
+    """150 pending attempts: two pages of all, two of *pending*, none of *sent*; the poll counts
+    the attempts once (per state), not a second time for the pages."""
+    bulk_bases(kommune_a, 150)
+    transfer = services.transfer_start(kommune_a, period="2026-10", actor=merkantil_a)
+    client.force_login(merkantil_a)
+    detail = reverse("integrations:transfer_detail", args=[transfer.pk])
+    poll = reverse("integrations:transfer_progress", args=[transfer.pk])
+
+    def rows(url: str) -> tuple[int, str]:
+        body = client.get(url).content.decode()
+        table = body[body.index('id="transfer-rows"') :]
+        return table.count("<tr><td><a href="), table
+
+    for url in (detail, poll):
+        n, table = rows(url)
+        assert n == 100 and "Side 1 av 2" in table
+        n, table = rows(url + "?state=pending&page=2")
+        assert n == 50 and "Side 2 av 2" in table
+        n, table = rows(url + "?state=sent")
+        assert n == 0 and "Ingen grunnlag i dette utvalget." in table and "Side" not in table
+    with CaptureQueriesContext(connection) as queries:
+        client.get(poll)
+    counting = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counting) == 1, counting  # the per-state counts of the progress bar
