@@ -71,6 +71,8 @@ def pages(transfer: str = "/t/1/") -> dict[str, Any]:
         "list_paths": ["/list/?period=2025-04"],
         "list_pages": 3,
         "list_fragments": ["/list/summary/?period=2025-04"],
+        "overview_paths": ["/oversikt/?period=2025-04", "/oversikt/steg/?period=2025-04"],
+        "report_path": "/kontroll/?period=2025-04",
         "basis_paths": [["/b/1/", "/b/1/extra/"], ["/b/2/", "/b/2/extra/"]],
         "transfer_paths": [transfer, transfer + "progress/"],
     }
@@ -101,8 +103,8 @@ def test_users_log_in_browse_in_phases_and_count_every_request(
 
     assert {s[1] for s in quiet["samples"]} == {200}
     kinds = {s[0] for s in quiet["samples"]}
-    assert kinds == {"list", "list-fragment", "basis", "basis-fragment", "transfer",
-                     "transfer-progress"}  # fmt: skip
+    assert kinds == {"list", "list-fragment", "overview", "overview-fragment", "report", "basis",
+                     "basis-fragment", "transfer", "transfer-progress"}  # fmt: skip
     assert loaded["browse_seconds"] < 10
     broken = [s for s in loaded["samples"] if s[0].startswith("transfer")]
     assert broken and all(s[1] == 500 for s in broken)
