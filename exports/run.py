@@ -12,8 +12,9 @@ An export run makes two streamed passes over the selected bases:
 A run owns its export through a lease (`run_token`, `lease_until`), so a redelivered task resumes
 a crashed run instead of racing a live one, and a run that lost its lease can never commit.
 
-The module is one class, `_Run`, whose phases read top to bottom in the order they run; its
-helpers live beside it (`files.py`, `findings.py`, `numbering.py`, `prefilter.py`).
+The module (about 650 lines) is one class, `_Run`, whose phases read top to bottom in the order
+they run, which is why it is not split further; its helpers live beside it (`files.py`,
+`findings.py`, `numbering.py`, `prefilter.py`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ from the 3xx xxx xxx range, which Enhetsregisteret does not assign (real ones st
 Determinism: the same (size, seed, period) always yields the same document. The people come from
 their own stream that depends on the seed only, so the S month's people are the first people of the
 XL month, and one person looks the same in every month and size.
+
+Why one module of about 750 lines: much of it is data (the catalogue, units, names, streets and
+texts) kept beside the generator that draws from it, so one seed and one file change together;
+the month itself is one class, `_Month`, read top to bottom. The history of earlier months is
+in `demo_history.py`.
 """
 
 from __future__ import annotations

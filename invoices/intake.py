@@ -8,6 +8,10 @@ Writes are bulk statements with a constant number of queries per request, whatev
 bases and lines: units, parties, bases and lines are each written with one `bulk_create` (an
 upsert where rows may exist), and idempotency rests on the unique constraints, not on a read per
 row.
+
+Why one module of about 680 lines: it is the one writer, and its all-or-nothing transaction, the
+corrections and the bulk writes it is made of read in one place; what is accepted lives in
+`validation/`, the month totals in `summaries.py`.
 """
 
 from __future__ import annotations
