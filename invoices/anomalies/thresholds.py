@@ -1,17 +1,9 @@
-"""The municipality's thresholds for the warnings, and the systemadministrator's change of them."""
+"""The municipality's thresholds for the warnings, as computing reads them (a change of them is
+`configure.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from django.db import transaction
-from django.utils.translation import gettext as _
-
-from core.actors import Actor, user_or_none
-
-from ..access import ADMIN_ROLES, role_of
-from ..audit import audit
-from ..models import AnomalyRun, AnomalySettings, Municipality
+from ..models import AnomalySettings, Municipality
 from .detect import Thresholds
 
 FIELDS = ("share_percent", "amount_ore", "count")
@@ -34,41 +26,3 @@ def anomaly_settings_get(municipality: Municipality) -> AnomalySettings:
 def thresholds_for(municipality: Municipality) -> Thresholds:
     s = anomaly_settings_get(municipality)
     return Thresholds(share_percent=s.share_percent, amount_ore=s.amount_ore, count=s.count)
-
-
-@transaction.atomic
-def anomaly_settings_update(
-    municipality: Municipality, *, values: Mapping[str, int], actor: Actor
-) -> AnomalySettings:
-    """Store new thresholds (systemadministrator only), audit before and after, and have every
-    computed month computed again with them."""
-    if role_of(actor, municipality) not in ADMIN_ROLES:
-        raise AnomalyError(_("Bare systemadministrator kan endre tersklene for avviksvarsler."))
-    unknown = set(values) - set(FIELDS)
-    if unknown:
-        raise AnomalyError(_("Ukjente felter: %(f)s") % {"f": ", ".join(sorted(unknown))})
-    AnomalySettings.objects.get_or_create(municipality=municipality)
-    locked = AnomalySettings.objects.select_for_update().get(municipality=municipality)
-    before = locked.snapshot()
-    for name, value in values.items():
-        setattr(locked, name, value)
-    locked.full_clean()
-    locked.updated_by = user_or_none(actor)
-    locked.save()
-    after = locked.snapshot()
-    changes = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
-    if changes:
-        audit(
-            "anomaly_settings.changed",
-            actor=actor,
-            municipality=municipality,
-            obj=locked,
-            changes=changes,
-        )
-        from .recompute import schedule_refresh
-
-        schedule_refresh(
-            municipality.pk,
-            AnomalyRun.objects.filter(municipality=municipality).values_list("period", flat=True),
-        )
-    return locked
