@@ -144,6 +144,7 @@ class RecordWriter:
         pieces: list[str | tuple[str, int]] = []
         self._texts: list[int] = []
         self._numbers: list[int] = []
+        self._integers: list[int] = []  # every number, signed and sign-last value: int, not bool
         self._converters: list[tuple[int, Callable[[Any], str]]] = []
         for spec in layout.fields:
             if spec.name in constants:
@@ -162,10 +163,12 @@ class RecordWriter:
                 self._texts.append(index)
             elif spec.kind in (Kind.NUMBER, Kind.SIGNED):
                 piece = f"%0{width}d"
+                self._integers.append(index)
                 if spec.kind is Kind.NUMBER:
                     self._numbers.append(index)
             elif spec.kind is Kind.SIGN_LAST:
                 piece = "%s"
+                self._integers.append(index)
                 self._converters.append((index, _SignLast(width)))
             else:  # DATE
                 piece = "%s"
@@ -246,6 +249,12 @@ class RecordWriter:
                 f"{indent}if not (texts.isascii() and texts.isprintable()) and not fits(texts):"
             )
             src += [f"{indent}    v{i} = clean(v{i})" for i in texts]
+        # `%d` would write 1.5 (kroner, a Decimal, a float) as 1 and True as 1: refused instead,
+        # as `format_value` refuses them. `type(v) is int` costs a few ns per value.
+        integers = [i for i in self._integers if i in indexes]
+        if integers:
+            src.append(f"{indent}if {' or '.join(f'type(v{i}) is not int' for i in integers)}:")
+            src.append(f"{indent}    raise TypeError")
         numbers = [i for i in self._numbers if i in indexes]
         if numbers:
             src.append(f"{indent}if {' or '.join(f'v{i} < 0' for i in numbers)}:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import io
+from decimal import Decimal
 
 import pytest
 
@@ -248,3 +249,21 @@ def test_a_constant_that_does_not_fit_names_the_layout() -> None:
     with pytest.raises(FieldOverflow) as exc:
         RecordWriter(LAYOUT, LATIN1, ["text"], {"number": 123456})
     assert str(exc.value) == "test.number: 123456 is wider than 5"
+
+
+@pytest.mark.parametrize("position,field", [(1, "number"), (2, "signed"), (3, "money")])
+@pytest.mark.parametrize("value", [Decimal("1.5"), 1.5, Decimal("2"), True], ids=repr)
+def test_the_fast_path_refuses_what_is_not_a_whole_number(
+    position: int, field: str, value: object
+) -> None:
+    """`%d` would write kroner 1.5 as 1 (the øre lost without a word) and True as 1; the
+    writer refuses them as `format_value` does, in a single record and in a run."""
+    values: list[object] = ["a", 1, 1, 1, DAY, "x"]
+    values[position] = value
+    with pytest.raises(FieldOverflow) as exc:
+        _writer().render(values)
+    assert str(exc.value) == f"test.{field}: {value!r} is not a whole number"
+    run = _writer().run_renderer(1)
+    with pytest.raises(FieldOverflow) as exc:
+        run(("a",), [values[1:]])
+    assert str(exc.value) == f"test.{field}: {value!r} is not a whole number"
