@@ -17,6 +17,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from core.actors import Actor
+from core.db import among
 from core.tabular import Column, Kind, Table, Total, file_name_part
 
 from .audit import audit
@@ -178,8 +179,10 @@ class MonthDownload:
         # Every line of the selected bases, also a service filter's bases' other lines: the lines
         # then add up to the bases' sums, as on the page.
         number = self.municipality_number
+        # The ids first, not the selection as a subquery (see `validation.stored`).
+        ids = list(self.bases.order_by().values_list("pk", flat=True))
         rows = (
-            InvoiceLine.objects.filter(basis__in=self.bases.order_by().values("pk"))
+            InvoiceLine.objects.filter(among("basis__id", ids))
             .order_by("basis_id", "line_no")
             .values_list(
                 "basis_id",

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core import params
+from core.db import among
 from core.paging import Paginator
 
 from . import search
@@ -201,9 +202,12 @@ def basis_list_summary(request: HttpRequest) -> HttpResponse:
     )
     if filters["service"] or filters["term"]:
         # A search, or bases with a line of the service (which may have other services' lines
-        # too): read the selected bases' lines.
+        # too): read the selected bases' lines. The ids are read first: as a subquery inside the
+        # selection's own subquery, PostgreSQL may plan the two as nested loops over every line
+        # (minutes for a month whose statistics are not yet gathered, as right after an import).
+        ids = list(selected.order_by().values_list("pk", flat=True))
         by_service = list(
-            InvoiceLine.objects.filter(basis__in=selected.values("pk"))
+            InvoiceLine.objects.filter(among("basis__id", ids))
             .order_by()
             .values("service__code", "service__name")
             .annotate(count=Count("id"), total=Sum("amount_ore"))

@@ -56,3 +56,23 @@ def test_per_service_sums_match_the_lines(
     }
     assert shown == expected
     assert shown  # every filter here selects something
+
+
+def test_the_line_sums_of_a_service_filter_do_not_nest_the_selection(
+    client: Client, merkantil_a: Any, month: None
+) -> None:
+    """The selection is itself a subquery over the lines (bases with a line of the service); put
+    inside the line sums' own subquery, PostgreSQL without statistics planned the two as nested
+    loops over every line (minutes for a three-month demo). The ids are read first instead."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(merkantil_a)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(
+            reverse("invoices:list_summary"), {"period": "2026-10", "service": "TA"}
+        )
+    assert response.status_code == 200
+    sums = [q["sql"] for q in queries.captured_queries if 'SUM("invoices_invoiceline"' in q["sql"]]
+    assert len(sums) == 1
+    assert sums[0].count("SELECT") == 1, sums[0]

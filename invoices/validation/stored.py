@@ -9,6 +9,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from core.db import among
+
 from ..identifiers import InvalidIdentifier, validate_national_id
 from ..models import (
     InvoiceBasis,
@@ -124,7 +126,10 @@ def validate_stored(
 
     if not reports:
         return reports
-    lines = InvoiceLine.objects.filter(basis__in=bases.values("pk"))
+    # The ids just read, not the selection again as a subquery: a service filter is itself a
+    # subquery over the lines, and nested in another one PostgreSQL may plan nested loops over
+    # every line.
+    lines = InvoiceLine.objects.filter(among("basis__id", list(reports)))
 
     def line_issue(basis_id: int, line_no: int, code: str, message: str, suffix: str) -> None:
         report = reports[basis_id]
