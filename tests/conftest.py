@@ -129,3 +129,21 @@ def merkantil_a_admin_b(kommune_a: Municipality, kommune_b: Municipality):  # ty
 @pytest.fixture
 def two_municipality_users(admin_a_lese_b, merkantil_a_admin_b) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {"admin_a_lese_b": admin_a_lese_b, "merkantil_a_admin_b": merkantil_a_admin_b}
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE the tables a test has just filled with a whole demo (PostgreSQL only).
+
+    The suite's one test database lives long: tests that commit thousands of rows and then empty
+    the tables leave statistics that say "many pages, almost no rows", and the planner then
+    estimates a freshly seeded month at a handful of rows and joins it with nested loops over
+    every line (a crawl of the demo took minutes in CI instead of seconds). Production has
+    autovacuum's statistics of real months. ANALYZE counts the rows of the test's own
+    transaction."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ANALYZE invoices_invoicebasis, invoices_invoiceline, invoices_party, invoices_unit, "
+            "invoices_service"
+        )

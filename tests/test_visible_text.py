@@ -70,6 +70,7 @@ from invoices.labels import FIELD_NAMES, ISSUE_LABELS
 from invoices.models import Anomaly, BasisKind, BasisStatus, InvoiceBasis, Municipality
 from invoices.services import invoice_basis_approve
 from invoices.validation import validate_stored
+from tests.conftest import refresh_planner_statistics
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -374,6 +375,7 @@ def demo(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterable[Municipalit
     settings.VISMA_STATUS_SETTLE_SECONDS = 0
     monkeypatch.setattr(wakeup, "enqueue_send", lambda *a, **k: None)
     call_command("seed_demo", "--period", PERIOD, "--months", str(MONTHS), stdout=io.StringIO())
+    refresh_planner_statistics()
     m = Municipality.objects.get(number="9999")
     simulator = start_simulator(port=0)
     try:

@@ -32,6 +32,7 @@ from integrations.models import BasisVismaStatus, Transfer, TransferAttempt
 from invoices.demo_data import DEMO_USERS
 from invoices.models import BasisStatus, InvoiceBasis, Municipality
 from invoices.services import invoice_basis_approve
+from tests.conftest import refresh_planner_statistics
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +142,7 @@ def demo(live_server: Any) -> dict[str, Any]:
     """The demo month, a Visma transfer with a sent and a rejected basis, and the addresses only a
     button leads to."""
     call_command("seed_demo", "--period", PERIOD, "--months", "3", stdout=io.StringIO())
+    refresh_planner_statistics()
     municipality = Municipality.objects.get(number="9999")
     exported = list(
         InvoiceBasis.objects.filter(
