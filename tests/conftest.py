@@ -49,6 +49,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
         report.longrepr = f"skipped while REQUIRE_ALL_SERVICES=1: {report.longrepr}"
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The test database, with autovacuum off on its tables (PostgreSQL).
+
+    Tests fill tables and roll back or empty them, thousands of rows at a time. Autovacuum then
+    vacuums tables that still have their pages but no live row and records that as their
+    statistics: many pages, zero rows. A later test's month, seeded in its own transaction, is
+    then estimated at no rows at all, and PostgreSQL joins it with nested loops over every line:
+    a query of a second took minutes and CI's duration became a matter of luck. Without
+    autovacuum the planner estimates from the tables' real size; production keeps autovacuum,
+    whose tables hold real months."""
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
+            )
+            for (table,) in cursor.fetchall():
+                cursor.execute(
+                    f"ALTER TABLE {table} SET "  # names from the catalogue, quoted
+                    "(autovacuum_enabled = false, toast.autovacuum_enabled = false)"
+                )
+
+
 @pytest.fixture
 def requires_postgres(db: None) -> None:
     require_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL")
