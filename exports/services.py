@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from core.actors import Actor, user_id
 from core.queue import enqueue
 from invoices.access import BILLING_ROLES, TEST_TRANSFER_ROLES, role_of
-from invoices.audit import audit
+from invoices.audit import audit, audit_changes
 from invoices.models import (
     Municipality,
     Role,
@@ -100,18 +100,14 @@ def export_profile_update(
         locked.full_clean()
         locked.updated_by_id = user_id(actor)
         locked.save()
-        after = locked.snapshot()
-        changes = {
-            k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]
-        }
-        if changes:
-            audit(
-                "export_profile.changed",
-                actor=actor,
-                municipality=locked.municipality,
-                obj=locked,
-                changes=changes,
-            )
+        audit_changes(
+            "export_profile.changed",
+            actor=actor,
+            municipality=locked.municipality,
+            obj=locked,
+            before=before,
+            after=locked.snapshot(),
+        )
     return locked
 
 

@@ -7,7 +7,7 @@ linked by itself, and an event about many bases (an intake, an approval) names t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import models
@@ -36,6 +36,23 @@ def audit(
     )
     link(event.pk, _basis_ids(obj, bases))
     return event
+
+
+def audit_changes(
+    action: str,
+    *,
+    actor: Actor,
+    municipality: Municipality | None,
+    obj: models.Model,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """Record a settings change as the fields that changed, each with its value before and after;
+    nothing when none did. Returns the changes."""
+    changes = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+    if changes:
+        audit(action, actor=actor, municipality=municipality, obj=obj, changes=changes)
+    return changes
 
 
 def audit_each(

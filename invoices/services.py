@@ -24,7 +24,7 @@ from core.text import describe, forbidden_character
 
 from . import anomalies, state, summaries
 from .access import role_of
-from .audit import audit
+from .audit import audit, audit_changes
 
 # Where they used to live; the credit notes have a module of their own now.
 from .credit import CREDITABLE as CREDITABLE
@@ -150,16 +150,14 @@ def accounting_settings_update(
     locked.full_clean()
     locked.updated_by = user_or_none(actor)
     locked.save()
-    after = locked.snapshot()
-    changes = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
-    if changes:
-        audit(
-            "accounting_settings.changed",
-            actor=actor,
-            municipality=municipality,
-            obj=locked,
-            changes=changes,
-        )
+    audit_changes(
+        "accounting_settings.changed",
+        actor=actor,
+        municipality=municipality,
+        obj=locked,
+        before=before,
+        after=locked.snapshot(),
+    )
     return locked
 
 

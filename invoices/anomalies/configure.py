@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from core.actors import Actor, user_or_none
 
 from ..access import ADMIN_ROLES, role_of
-from ..audit import audit
+from ..audit import audit_changes
 from ..models import AnomalyRun, AnomalySettings, Municipality
 from .recompute import schedule_refresh
 from .thresholds import FIELDS, AnomalyError
@@ -37,16 +37,15 @@ def anomaly_settings_update(
     locked.full_clean()
     locked.updated_by = user_or_none(actor)
     locked.save()
-    after = locked.snapshot()
-    changes = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+    changes = audit_changes(
+        "anomaly_settings.changed",
+        actor=actor,
+        municipality=municipality,
+        obj=locked,
+        before=before,
+        after=locked.snapshot(),
+    )
     if changes:
-        audit(
-            "anomaly_settings.changed",
-            actor=actor,
-            municipality=municipality,
-            obj=locked,
-            changes=changes,
-        )
         schedule_refresh(
             municipality.pk,
             AnomalyRun.objects.filter(municipality=municipality).values_list("period", flat=True),
