@@ -47,6 +47,7 @@ ISSUE_LABELS: dict[str, str | Promise] = {
     "credit_payer_mismatch": _("Kreditnotaen har en annen betaler enn fakturaen"),
     "changed_after_approval": _("Endret etter godkjenning"),
     "has_credit_notes": _("Grunnlaget har kreditnotaer"),
+    "over_credited": _("Krediterer mer enn det som ble fakturert"),
     "unknown_municipality": _("Ukjent kommune"),
     "total_mismatch": _("Linjene stemmer ikke med summen"),
     "missing_address": _("Betaleren mangler postadresse"),

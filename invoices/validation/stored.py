@@ -13,10 +13,12 @@ from core.db import among
 
 from ..identifiers import InvalidIdentifier, validate_national_id
 from ..models import (
+    BasisKind,
     InvoiceBasis,
     InvoiceLine,
     Municipality,
 )
+from ..templatetags.money import money
 from .catalogue import Catalogue
 from .rules import MAX_LINES, Issue, Severity, period_bounds
 
@@ -56,7 +58,8 @@ def validate_stored(
     Blocking: the service no longer billable or not valid in the period, a dimension key no longer
     defined, a national id the installation no longer accepts, lines that disagree with the stored
     total. Warnings (they do not stop approval): no postal address for the payer (each export
-    format decides whether it needs one) and a zero total.
+    format decides whether it needs one), a zero total, and a credit note whose original is,
+    with all its credit notes, credited more than it was billed.
     """
     catalogue = catalogue or Catalogue.load(municipality)
     bases = bases.filter(municipality=municipality)
@@ -204,4 +207,48 @@ def validate_stored(
                 pk,
             )
         )
+    _over_credited(bases, reports)
     return reports
+
+
+def _over_credited(bases: QuerySet[InvoiceBasis], reports: dict[int, BasisReport]) -> None:
+    """A warning on each credit note whose original, with all its credit notes together, is
+    credited more than it was billed. The product's own credit form never allows it; the care
+    system's credit notes arrive through intake, which accepts them as the spec says, so the
+    clerk is told here before the month leaves. Three queries, whatever the month's size."""
+    credits = dict(
+        bases.order_by().filter(kind=BasisKind.CREDIT, credits__isnull=False)
+        .values_list("pk", "credits_id")
+    )  # fmt: skip
+    if not credits:
+        return
+    originals = sorted(set(credits.values()))
+    billed = dict(
+        InvoiceBasis.objects.filter(among("id", originals)).values_list("pk", "total_ore")
+    )
+    credited = dict(
+        InvoiceBasis.objects.filter(among("credits__id", originals))
+        .order_by()
+        .values_list("credits_id")
+        .annotate(total=Sum("total_ore"))
+        .values_list("credits_id", "total")
+    )
+    for pk, original in credits.items():
+        over = -(billed.get(original, 0) + (credited.get(original) or 0))
+        if over <= 0:
+            continue
+        report = reports[pk]
+        message = _(
+            "Kreditnotaene til originalen krediterer til sammen %(over)s mer enn den var på"
+        ) % {"over": money(over)}
+        report.issues.append(
+            Issue(
+                "over_credited",
+                message,
+                "credits",
+                None,
+                report.source_reference,
+                "warning",
+                pk,
+            )
+        )
