@@ -29,7 +29,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from django.http import FileResponse, StreamingHttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -287,3 +287,17 @@ def xlsx_response(tables: Sequence[Table], file_name: str) -> FileResponse:
     return FileResponse(
         handle, as_attachment=True, filename=file_name, content_type=XLSX_CONTENT_TYPE
     )
+
+
+def table_response(
+    table: Table, file_name: str, extension: str
+) -> StreamingHttpResponse | FileResponse:
+    """One table as the download asked for: streamed CSV for "csv", else an XLSX workbook."""
+    if extension == "csv":
+        return csv_response(table, file_name)
+    return xlsx_response([table], file_name)
+
+
+def today_in_norway() -> str:
+    """Today's date in Norway as `2026-12-06`, for a download's file name."""
+    return timezone.now().astimezone(OSLO).date().isoformat()

@@ -10,11 +10,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from core.tabular import OSLO, Column, Kind, Table, Total, csv_response, xlsx_response
+from core.tabular import Column, Kind, Table, Total, table_response, today_in_norway
 from invoices.access import BILLING_ROLES, require_access, scoped
 
 from .models import AgressoLayout, Export, ExportFormat, ExportStatus, VismaLayout
@@ -127,17 +126,13 @@ def _rows(exports: QuerySet[Export]) -> Iterator[tuple[Any, ...]]:
 
 
 def _file_name(number: str, extension: str) -> str:
-    today = timezone.now().astimezone(OSLO).date().isoformat()
-    return f"eksporthistorikk_{number}_{today}.{extension}"
+    return f"eksporthistorikk_{number}_{today_in_norway()}.{extension}"
 
 
 def _history(request: HttpRequest, extension: str) -> HttpResponseBase:
     access = require_access(request, BILLING_ROLES)
     table = history_table(scoped(Export.objects.all(), access))
-    file_name = _file_name(access.municipality.number, extension)
-    if extension == "csv":
-        return csv_response(table, file_name)
-    return xlsx_response([table], file_name)
+    return table_response(table, _file_name(access.municipality.number, extension), extension)
 
 
 @login_required

@@ -14,11 +14,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from core.tabular import OSLO, Column, Kind, Table, Total, csv_response, xlsx_response
+from core.tabular import Column, Kind, Table, Total, table_response, today_in_norway
 from invoices.access import VIEW_ROLES, get_for_access, require_access, scoped
 from invoices.downloads import audit_download, party_id
 
@@ -186,21 +185,13 @@ def _attempt_rows(attempts: QuerySet[TransferAttempt], full_ids: bool) -> Iterat
     yield Total((label, *[None] * 13, total))
 
 
-def _today() -> str:
-    return timezone.now().astimezone(OSLO).date().isoformat()
-
-
-def _respond(table: Table, file_name: str, extension: str) -> HttpResponseBase:
-    if extension == "csv":
-        return csv_response(table, file_name)
-    return xlsx_response([table], file_name)
-
-
 def _transfers(request: HttpRequest, extension: str) -> HttpResponseBase:
     access = require_access(request, VIEW_ROLES)
     table = transfers_table(scoped(Transfer.objects.all(), access))
-    return _respond(
-        table, f"overforinger_{access.municipality.number}_{_today()}.{extension}", extension
+    return table_response(
+        table,
+        f"overforinger_{access.municipality.number}_{today_in_norway()}.{extension}",
+        extension,
     )
 
 
@@ -227,7 +218,7 @@ def _attempts(request: HttpRequest, pk: int, extension: str) -> HttpResponseBase
         **({"state": state} if state else {}),
     )
     table = attempts_table(attempts, full_ids=access.sees_full_national_ids)
-    return _respond(table, file_name, extension)
+    return table_response(table, file_name, extension)
 
 
 @login_required

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
-from core.tabular import csv_response, xlsx_response
+from core.tabular import csv_response, table_response, xlsx_response
 
 from .access import BILLING_ROLES, VIEW_ROLES, Access, require_access
 from .downloads import MonthDownload, audit_download, report_numbers, report_table
@@ -99,10 +99,7 @@ def _report(request: HttpRequest, extension: str) -> HttpResponseBase:
         **report_numbers(reports),
         **selection.as_query(),
     )
-    table = report_table(reports, checked, number)
-    if extension == "csv":
-        return csv_response(table, file_name)
-    return xlsx_response([table], file_name)
+    return table_response(report_table(reports, checked, number), file_name, extension)
 
 
 @login_required
