@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,29 +37,13 @@ def anomaly_acknowledge(anomaly: Anomaly, note: str, actor: Actor) -> Anomaly:
     locked = Anomaly.objects.select_for_update().get(pk=anomaly.pk)
     if locked.acknowledged:
         raise AnomalyError(_("Varselet er allerede kvittert ut."))
-    locked.acknowledged_at = timezone.now()
-    locked.acknowledged_by = user_or_none(actor)
-    locked.acknowledged_note = note
-    locked.acknowledged_figures = locked.figures
-    locked.save(
-        update_fields=[
-            "acknowledged_at",
-            "acknowledged_by",
-            "acknowledged_note",
-            "acknowledged_figures",
-        ]
-    )
-    audit(
+    return _store(
+        locked,
         "anomaly.acknowledge",
-        actor=actor,
-        municipality=locked.municipality,
-        obj=locked,
-        period=locked.period,
-        kind=locked.kind,
-        subject_key=locked.subject_key,
+        actor,
+        values=(timezone.now(), user_or_none(actor), note, locked.figures),
         note=note,
     )
-    return locked
 
 
 @transaction.atomic
@@ -66,27 +52,33 @@ def anomaly_unacknowledge(anomaly: Anomaly, actor: Actor) -> Anomaly:
     locked = Anomaly.objects.select_for_update().get(pk=anomaly.pk)
     if not locked.acknowledged:
         raise AnomalyError(_("Varselet er ikke kvittert ut."))
-    note = locked.acknowledged_note
-    locked.acknowledged_at = None
-    locked.acknowledged_by = None
-    locked.acknowledged_note = ""
-    locked.acknowledged_figures = None
-    locked.save(
-        update_fields=[
-            "acknowledged_at",
-            "acknowledged_by",
-            "acknowledged_note",
-            "acknowledged_figures",
-        ]
-    )
-    audit(
+    return _store(
+        locked,
         "anomaly.unacknowledge",
+        actor,
+        values=(None, None, "", None),
+        note_was=locked.acknowledged_note,
+    )
+
+
+_FIELDS = ("acknowledged_at", "acknowledged_by", "acknowledged_note", "acknowledged_figures")
+
+
+def _store(
+    locked: Anomaly, action: str, actor: Actor, *, values: tuple[Any, ...], **data: Any
+) -> Anomaly:
+    """Set (or clear) the acknowledgement fields and audit the change with `data`."""
+    for name, value in zip(_FIELDS, values, strict=True):
+        setattr(locked, name, value)
+    locked.save(update_fields=list(_FIELDS))
+    audit(
+        action,
         actor=actor,
         municipality=locked.municipality,
         obj=locked,
         period=locked.period,
         kind=locked.kind,
         subject_key=locked.subject_key,
-        note_was=note,
+        **data,
     )
     return locked
