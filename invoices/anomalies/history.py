@@ -11,6 +11,7 @@ read once, basis by basis, without its lines.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -102,27 +103,8 @@ def load(municipality_id: int, period: str, months: list[str]) -> History:
             _payer_months(payers, municipality_id, older, among("payer__id", chunk))
     history.payers = dict(payers)
 
-    units: dict[int, ByMonth] = defaultdict(dict)
-    for p, unit_id, n, total in (
-        UnitMonthTotal.objects.filter(municipality_id=municipality_id, period__in=wanted)
-        .order_by()
-        .values_list("period", "unit_id")
-        .annotate(n=Sum("bases"), total=Sum("total_ore"))
-    ):
-        if n:
-            units[unit_id][p] = (int(n), int(total or 0))
-    history.units = dict(units)
-
-    services: dict[int, ByMonth] = defaultdict(dict)
-    for p, service_id, n, total in (
-        ServiceMonthTotal.objects.filter(municipality_id=municipality_id, period__in=wanted)
-        .order_by()
-        .values_list("period", "service_id")
-        .annotate(n=Sum("bases"), total=Sum("total_ore"))
-    ):
-        if n:
-            services[service_id][p] = (int(n), int(total or 0))
-    history.services = dict(services)
+    history.units = _by_month(UnitMonthTotal, "unit_id", municipality_id, wanted)
+    history.services = _by_month(ServiceMonthTotal, "service_id", municipality_id, wanted)
     history.services_ever = set(
         ServiceMonthTotal.objects.filter(
             municipality_id=municipality_id, period__lt=period, bases__gt=0
@@ -169,3 +151,20 @@ def _payer_months(
     )
     for payer_id, p, n, total in fetch_rows(rows):
         into[payer_id][p] = (n, total or 0)
+
+
+def _by_month(
+    model: Any, key: str, municipality_id: int, periods: Sequence[str]
+) -> dict[int, ByMonth]:
+    """(bases, total øre) per `key` (unit or service) and month, from the month totals; months
+    with no bases left out."""
+    found: dict[int, ByMonth] = defaultdict(dict)
+    for p, key_id, n, total in (
+        model.objects.filter(municipality_id=municipality_id, period__in=periods)
+        .order_by()
+        .values_list("period", key)
+        .annotate(n=Sum("bases"), total=Sum("total_ore"))
+    ):
+        if n:
+            found[key_id][p] = (int(n), int(total or 0))
+    return dict(found)
