@@ -140,18 +140,7 @@ def setup_demo_municipality() -> Municipality:
             municipality=municipality, key=key, defaults={"name": name, "position": position}
         )
     for s in CATALOGUE:
-        Service.objects.get_or_create(
-            municipality=municipality,
-            code=s.code,
-            defaults={
-                "name": s.name,
-                "visma_oppdragsgiver": s.oppdragsgiver,
-                "visma_vare": s.vare,
-                "agresso_article": s.article,
-                "vat_code": "0",
-                "default_dimensions": dict(DEFAULT_DIMENSIONS),
-            },
-        )
+        ensure_service(municipality, s)
     kb_slots = default_kb_slots()
     kb_slots[:3] = ["ansvar", "tjeneste", "prosjekt"]
     AccountingSettings.objects.get_or_create(
@@ -163,6 +152,22 @@ def setup_demo_municipality() -> Municipality:
         },
     )
     return municipality
+
+
+def ensure_service(municipality: Municipality, s: DemoService) -> None:
+    """The demo service in the municipality's catalogue (kept as it is if it exists)."""
+    Service.objects.get_or_create(
+        municipality=municipality,
+        code=s.code,
+        defaults={
+            "name": s.name,
+            "visma_oppdragsgiver": s.oppdragsgiver,
+            "visma_vare": s.vare,
+            "agresso_article": s.article,
+            "vat_code": "0",
+            "default_dimensions": dict(DEFAULT_DIMENSIONS),
+        },
+    )
 
 
 def ensure_user(username: str, password: str, municipality: Municipality, role: Role) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from . import periods
 from .amounts import amount_for_quantity
-from .demo_data import DEFAULT_DIMENSIONS, DemoService, _Month
+from .demo_data import DemoService, _Month, ensure_service
 from .models import Municipality, Service
 
 FOOT_CARE = DemoService("FOT", "Fotpleie", "013", "0700", "4108", 35_000, "behandling", True)
@@ -35,18 +35,7 @@ EXTRA_SERVICES = (FOOT_CARE, ENDING)
 
 def ensure_extra_services(municipality: Municipality) -> None:
     for s in EXTRA_SERVICES:
-        Service.objects.get_or_create(
-            municipality=municipality,
-            code=s.code,
-            defaults={
-                "name": s.name,
-                "visma_oppdragsgiver": s.oppdragsgiver,
-                "visma_vare": s.vare,
-                "agresso_article": s.article,
-                "vat_code": "0",
-                "default_dimensions": dict(DEFAULT_DIMENSIONS),
-            },
-        )
+        ensure_service(municipality, s)
 
 
 def end_the_ending_service(municipality: Municipality, period: str) -> None:
