@@ -17,27 +17,13 @@ from invoices.models import (
 )
 from tests import factories
 from tests.intake import helpers
+from tests.month_totals import no_drift
 
 pytestmark = pytest.mark.django_db
 
 PERIOD = helpers.PERIOD
 NORTH = {"code": "HJT-NORD", "name": "Hjemmetjenesten sone nord"}
 SOUTH = {"code": "HJT-SOR", "name": "Hjemmetjenesten sone sør"}
-
-
-def no_drift(m: Municipality) -> None:
-    for period in set(InvoiceBasis.objects.filter(municipality=m).values_list("period", flat=True)):
-        assert summaries.drift(m.pk, period) == {}, period
-
-
-def by_status(m: Municipality) -> dict[str, tuple[int, int]]:
-    out: dict[str, tuple[int, int]] = {}
-    for status, bases, total in UnitMonthTotal.objects.filter(
-        municipality=m, period=PERIOD
-    ).values_list("status", "bases", "total_ore"):
-        old = out.get(status, (0, 0))
-        out[status] = (old[0] + bases, old[1] + total)
-    return out
 
 
 def test_random_transitions_keep_the_totals(kommune_a: Municipality) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from exports.models import ExportProfile
-from invoices import state, summaries
+from invoices import state
 from invoices.credit import invoice_basis_credit_lines
 from invoices.intake import intake_bases
 from invoices.models import (
@@ -19,7 +19,6 @@ from invoices.models import (
     InvoiceBasis,
     Municipality,
     ServiceMonthTotal,
-    UnitMonthTotal,
 )
 from invoices.services import (
     invoice_basis_approve,
@@ -30,26 +29,12 @@ from invoices.services import (
 from tests import factories
 from tests.exports.helpers import run_export
 from tests.intake import helpers
+from tests.month_totals import by_status, no_drift
 
 pytestmark = pytest.mark.django_db
 
 PERIOD = helpers.PERIOD
 SOUTH = {"code": "HJT-SOR", "name": "Hjemmetjenesten sone sør"}
-
-
-def no_drift(m: Municipality) -> None:
-    for period in set(InvoiceBasis.objects.filter(municipality=m).values_list("period", flat=True)):
-        assert summaries.drift(m.pk, period) == {}, period
-
-
-def by_status(m: Municipality) -> dict[str, tuple[int, int]]:
-    out: dict[str, tuple[int, int]] = {}
-    for status, bases, total in UnitMonthTotal.objects.filter(
-        municipality=m, period=PERIOD
-    ).values_list("status", "bases", "total_ore"):
-        old = out.get(status, (0, 0))
-        out[status] = (old[0] + bases, old[1] + total)
-    return out
 
 
 def test_every_write_keeps_the_totals(
