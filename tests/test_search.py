@@ -142,3 +142,17 @@ def test_another_municipality_and_another_session_find_nothing(
     body = stranger.get(url).content.decode()
     assert 'data-testid="search-shown"' not in body
     assert shown(body) == ids(bases["other"])
+
+
+def test_a_national_id_never_stands_in_the_audit_trail(
+    client: Client, merkantil_a: Any, bases: dict[str, InvoiceBasis]
+) -> None:
+    """The term is kept in the session only. (Log lines mask any national id whatever logs it:
+    tests/operations/test_logs.py.)"""
+    from invoices.models import AuditEvent
+
+    _url, body = search(client, merkantil_a, factories.FNR_CLASSIC)
+    assert shown(body) == ids(bases["kari_sep"], bases["kari_oct"])  # the search did run
+    trail = [str(data) for data in AuditEvent.objects.values_list("data", flat=True)]
+    assert trail  # the login and the bases' intake are in it
+    assert not [data for data in trail if factories.FNR_CLASSIC in data]
